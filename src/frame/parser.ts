@@ -1,0 +1,343 @@
+import { CloseCode, isValidCloseCode } from "./close-code.js";
+import { mask } from "./mask.js";
+import { Opcode } from "./opcode.js";
+import { ProtocolError, protocolViolation } from "./protocol-error.js";
+import { Utf8Validator, isValidUtf8 } from "./utf8.js";
+
+/** Which end of the connection the parser reads for; it decides the masking rule. */
+export type Role = "server" | "client";
+
+export interface FrameParserOptions {
+  /**
+   * `"server"` parses what a client sends: every frame must be masked. `"client"` parses
+   * what a server sends: no frame may be masked (RFC 6455 §5.1).
+   */
+  role: Role;
+  /**
+   * Largest payload, in bytes, of one frame and of one assembled message. A frame whose
+   * header announces more, or a fragment that would take its message past it, fails with
+   * 1009 as soon as its header is read, before any of the payload is buffered.
+   * Default 16 MiB.
+   */
+  maxPayload?: number;
+}
+
+/**
+ * What the parser found, in stream order. Called synchronously from `FrameParser.push`;
+ * the callbacks must not call `push` themselves.
+ *
+ * Aliasing: `payload` may be a view into a chunk that was passed to `push` (see
+ * `FrameParser`); it stays valid for as long as the caller keeps that chunk untouched.
+ */
+export interface FrameHandler {
+  /** A complete message: fragments joined, text already validated as UTF-8. */
+  onMessage(payload: Buffer, binary: boolean): void;
+  onPing(payload: Buffer): void;
+  onPong(payload: Buffer): void;
+  /**
+   * A close frame. `code` is 1005 (`CloseCode.NoStatus`) when the frame had no body. The
+   * parser ignores everything after it (RFC 6455 §5.5.1: no data frames follow a close).
+   */
+  onClose(code: number, reason: string): void;
+}
+
+export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+// Parser states.
+const READ_HEADER = 0;
+const READ_PAYLOAD = 1;
+/** A close frame was received: the rest of the stream is ignored. */
+const CLOSED = 2;
+/** A ProtocolError was thrown: the connection is being failed. */
+const FAILED = 3;
+
+/** The largest header: 2 bytes, 8 bytes of extended length, 4 bytes of masking key. */
+const MAX_HEADER = 14;
+
+/**
+ * An incremental RFC 6455 §5 frame parser for one direction of one connection, with no I/O.
+ *
+ * Feed it the bytes of the stream in chunks of any size with `push`; it calls the handler
+ * for every complete message and control frame, in order, and throws a `ProtocolError`
+ * (with the close code to fail the connection with) at the first violation. Control frames
+ * that arrive between the fragments of a message are handed out at once.
+ *
+ * Zero-copy: a frame whose payload lies within one chunk is unmasked **in place, in that
+ * chunk** and handed out as a view of it. A payload that spans chunks, and a fragmented
+ * message, are kept as views too and joined with a single copy when the message ends. So:
+ * `push` modifies the masked payload bytes of the chunks it is given, and a payload handed
+ * out may share memory with them. Give the parser chunks you do not reuse (as `node:net`
+ * sockets do); copy a payload you keep if you will overwrite its chunk.
+ *
+ * Memory: the parser holds at most one message's payload (at most `maxPayload` bytes),
+ * and never more than the bytes actually received.
+ */
+export class FrameParser {
+  private readonly handler: FrameHandler;
+  private readonly serverRole: boolean;
+  private readonly maxPayload: number;
+
+  private state = READ_HEADER;
+
+  // A header that is split between chunks is gathered here.
+  private readonly headerBytes = Buffer.allocUnsafe(MAX_HEADER);
+  private headerLength = 0;
+
+  // The frame being read.
+  private fin = false;
+  private opcode = 0;
+  private readonly maskKey = Buffer.allocUnsafe(4);
+  private masked = false;
+  private payloadLength = 0;
+  private payloadReceived = 0;
+  /** Pieces of a control frame's payload that spans chunks. */
+  private controlParts: Buffer[] = [];
+
+  // The data message being assembled.
+  /** Opcode of the message in progress (Text or Binary), 0 when none is in progress. */
+  private messageOpcode = 0;
+  private messageParts: Buffer[] = [];
+  private messageLength = 0;
+  private readonly utf8 = new Utf8Validator();
+
+  constructor(handler: FrameHandler, options: FrameParserOptions) {
+    this.handler = handler;
+    this.serverRole = options.role === "server";
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    if (!(this.maxPayload >= 0 && this.maxPayload <= Number.MAX_SAFE_INTEGER)) {
+      throw new RangeError(`maxPayload must be between 0 and 2^53 - 1, got ${this.maxPayload}`);
+    }
+  }
+
+  /** True once a close frame has been parsed: later bytes are ignored. */
+  get closed(): boolean {
+    return this.state === CLOSED;
+  }
+
+  /**
+   * Parses the next bytes of the stream. Throws `ProtocolError` at the first violation;
+   * after that (and after a close frame) further input is ignored.
+   */
+  push(chunk: Buffer): void {
+    if (this.state >= CLOSED) return;
+    try {
+      this.parse(chunk);
+    } catch (error) {
+      this.state = FAILED;
+      this.messageParts = [];
+      this.controlParts = [];
+      throw error;
+    }
+  }
+
+  private parse(chunk: Buffer): void {
+    const length = chunk.length;
+    let pos = 0;
+    while (pos < length && this.state < CLOSED) {
+      if (this.state === READ_HEADER) {
+        pos = this.readHeader(chunk, pos);
+        if (pos < 0) return; // the header is incomplete: wait for more bytes
+        if (this.payloadLength === 0) {
+          this.frameComplete(EMPTY, false);
+        } else if (length - pos >= this.payloadLength) {
+          // The whole payload is in this chunk: unmask it in place and hand out a view.
+          const end = pos + this.payloadLength;
+          const payload = chunk.subarray(pos, end);
+          if (this.masked) mask(payload, this.maskKey);
+          pos = end;
+          this.frameComplete(payload, false);
+        } else {
+          this.state = READ_PAYLOAD;
+          this.payloadReceived = 0;
+        }
+      } else {
+        const take = Math.min(this.payloadLength - this.payloadReceived, length - pos);
+        const piece = chunk.subarray(pos, pos + take);
+        pos += take;
+        this.payloadPiece(piece);
+      }
+    }
+  }
+
+  /**
+   * Reads a frame header starting at `pos`, gathering it across chunks when needed.
+   * Returns the position after the header, or -1 when the chunk ended first. Checks every
+   * header rule as soon as the bytes it needs are there.
+   */
+  private readHeader(chunk: Buffer, pos: number): number {
+    let source = chunk;
+    let at = pos;
+    let available = chunk.length - pos;
+    const gathered = this.headerLength;
+    if (gathered > 0) {
+      const take = Math.min(MAX_HEADER - gathered, available);
+      chunk.copy(this.headerBytes, gathered, pos, pos + take);
+      source = this.headerBytes;
+      at = 0;
+      available = gathered + take;
+    }
+    if (available < 2) return this.stashHeader(chunk, pos, available);
+
+    const b0 = source[at];
+    const b1 = source[at + 1];
+    this.checkFirstBytes(b0, b1);
+    const length7 = b1 & 0x7f;
+    const masked = (b1 & 0x80) !== 0;
+    const size = 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + (masked ? 4 : 0);
+    if (available < size) return this.stashHeader(chunk, pos, available);
+
+    let payloadLength = length7;
+    let keyAt = at + 2;
+    if (length7 === 126) {
+      payloadLength = source.readUInt16BE(at + 2);
+      keyAt += 2;
+    } else if (length7 === 127) {
+      const high = source.readUInt32BE(at + 2);
+      // RFC 6455 §5.2: "the most significant bit MUST be 0".
+      if (high >= 0x80000000) throw protocolViolation("64-bit payload length has its top bit set");
+      // Anything at or above 2^53 is past every possible maxPayload; keep the arithmetic exact.
+      payloadLength = high >= 0x200000 ? Infinity : high * 0x100000000 + source.readUInt32BE(at + 6);
+      keyAt += 8;
+    }
+    this.checkLength(b0 & 0x0f, payloadLength);
+
+    this.fin = (b0 & 0x80) !== 0;
+    this.opcode = b0 & 0x0f;
+    this.masked = masked;
+    this.payloadLength = payloadLength;
+    if (masked) source.copy(this.maskKey, 0, keyAt, keyAt + 4);
+    if (this.opcode === Opcode.Text || this.opcode === Opcode.Binary) {
+      this.messageOpcode = this.opcode;
+      if (this.opcode === Opcode.Text) this.utf8.reset();
+    }
+    this.headerLength = 0;
+    return pos + size - gathered;
+  }
+
+  private stashHeader(chunk: Buffer, pos: number, available: number): number {
+    if (this.headerLength === 0) chunk.copy(this.headerBytes, 0, pos);
+    this.headerLength = available;
+    return -1;
+  }
+
+  /** The rules that the first two header bytes alone decide (RFC 6455 §5.2, §5.4, §5.5). */
+  private checkFirstBytes(b0: number, b1: number): void {
+    // RFC 6455 §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"; none is.
+    if ((b0 & 0x70) !== 0) throw protocolViolation("RSV bits set but no extension was negotiated");
+    const opcode = b0 & 0x0f;
+    if (opcode >= Opcode.Close) {
+      if (opcode > Opcode.Pong) throw protocolViolation(`reserved control opcode 0x${opcode.toString(16)}`);
+      // RFC 6455 §5.5: control frames are never fragmented and carry at most 125 bytes.
+      if ((b0 & 0x80) === 0) throw protocolViolation("fragmented control frame");
+      if ((b1 & 0x7f) > 125) throw protocolViolation("control frame payload longer than 125 bytes");
+    } else if (opcode > Opcode.Binary) {
+      throw protocolViolation(`reserved data opcode 0x${opcode.toString(16)}`);
+    } else if (opcode === Opcode.Continuation) {
+      if (this.messageOpcode === 0) throw protocolViolation("continuation frame with no message to continue");
+    } else if (this.messageOpcode !== 0) {
+      // RFC 6455 §5.4: the fragments of one message are not interleaved with another.
+      throw protocolViolation("new data frame before the fragmented message ended");
+    }
+    // RFC 6455 §5.1: clients mask every frame, servers none.
+    if ((b1 & 0x80) === 0) {
+      if (this.serverRole) throw protocolViolation("client frame is not masked");
+    } else if (!this.serverRole) {
+      throw protocolViolation("server frame is masked");
+    }
+  }
+
+  /** RFC 6455 §10.4: refuse a frame or message past the limit before buffering it. */
+  private checkLength(opcode: number, payloadLength: number): void {
+    const total = opcode < Opcode.Close ? this.messageLength + payloadLength : payloadLength;
+    if (total > this.maxPayload) {
+      throw new ProtocolError(
+        CloseCode.MessageTooBig,
+        `message larger than the limit of ${this.maxPayload} bytes`,
+      );
+    }
+  }
+
+  /** A piece of a payload that spans chunks. */
+  private payloadPiece(piece: Buffer): void {
+    if (this.masked) mask(piece, this.maskKey, this.payloadReceived);
+    this.payloadReceived += piece.length;
+    const done = this.payloadReceived === this.payloadLength;
+    if (this.opcode >= Opcode.Close) {
+      this.controlParts.push(piece);
+      if (done) {
+        const payload = Buffer.concat(this.controlParts, this.payloadLength);
+        this.controlParts = [];
+        this.state = READ_HEADER;
+        this.frameComplete(payload, false);
+      }
+      return;
+    }
+    // Data: validate text as it arrives, so that invalid UTF-8 fails at once, not when
+    // the (possibly large) frame is complete.
+    if (this.messageOpcode === Opcode.Text) this.checkUtf8(piece);
+    this.messageParts.push(piece);
+    this.messageLength += piece.length;
+    if (done) {
+      this.state = READ_HEADER;
+      this.frameComplete(EMPTY, true);
+    }
+  }
+
+  /**
+   * A whole frame has arrived. `payload` is its payload, unless `collected` says it was
+   * already appended to the message (a data frame that spanned chunks).
+   */
+  private frameComplete(payload: Buffer, collected: boolean): void {
+    const opcode = this.opcode;
+    if (opcode >= Opcode.Close) {
+      if (opcode === Opcode.Ping) this.handler.onPing(payload);
+      else if (opcode === Opcode.Pong) this.handler.onPong(payload);
+      else this.closeFrame(payload);
+      return;
+    }
+    if (!collected && payload.length > 0) {
+      if (this.messageOpcode === Opcode.Text) this.checkUtf8(payload);
+      this.messageParts.push(payload);
+      this.messageLength += payload.length;
+    }
+    if (!this.fin) return;
+
+    const binary = this.messageOpcode === Opcode.Binary;
+    if (!binary && !this.utf8.complete) {
+      throw new ProtocolError(CloseCode.InvalidPayload, "text message ends inside a UTF-8 sequence");
+    }
+    const parts = this.messageParts;
+    const message =
+      parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.messageLength);
+    this.messageOpcode = 0;
+    this.messageParts = [];
+    this.messageLength = 0;
+    this.handler.onMessage(message, binary);
+  }
+
+  private checkUtf8(bytes: Buffer): void {
+    if (!this.utf8.write(bytes)) {
+      throw new ProtocolError(CloseCode.InvalidPayload, "text message is not valid UTF-8");
+    }
+  }
+
+  /** RFC 6455 §5.5.1: an optional 2-byte code, then an optional UTF-8 reason. */
+  private closeFrame(payload: Buffer): void {
+    let code: number = CloseCode.NoStatus;
+    let reason = "";
+    if (payload.length === 1) throw protocolViolation("close frame with a 1-byte payload");
+    if (payload.length >= 2) {
+      code = payload.readUInt16BE(0);
+      if (!isValidCloseCode(code)) throw protocolViolation(`invalid close code ${code}`);
+      const reasonBytes = payload.subarray(2);
+      if (!isValidUtf8(reasonBytes)) {
+        throw new ProtocolError(CloseCode.InvalidPayload, "close reason is not valid UTF-8");
+      }
+      reason = reasonBytes.toString("utf8");
+    }
+    this.state = CLOSED;
+    this.handler.onClose(code, reason);
+  }
+}
