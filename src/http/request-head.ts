@@ -1,0 +1,251 @@
+import { HttpError } from "./errors.js";
+import { isFieldValue, isToken, trimOws } from "./grammar.js";
+import { parseRequestTarget } from "./request-target.js";
+
+/** A parsed HTTP/1.x request head: request line and header fields (RFC 9112 §2.1). */
+export interface RequestHead {
+  /** The method as sent, e.g. `"GET"` (methods are case-sensitive, RFC 9110 §9.1). */
+  method: string;
+  /** The raw request-target, e.g. `"/echo?x=1"`. */
+  target: string;
+  /**
+   * The path part of the target, without the query, e.g. `"/echo"`. NOT percent-decoded,
+   * so routing is exact (`/a%2Fb` is not `/a/b`). For an absolute-form target
+   * (`http://host/echo`) this is the URL's path.
+   */
+  path: string;
+  /** The query string, decoded. */
+  query: URLSearchParams;
+  /** `"1.1"` or `"1.0"` (any HTTP/1.x minor version is accepted, as sent). */
+  httpVersion: string;
+  /**
+   * Header fields by lower-cased name. Repeated fields are joined with `", "`
+   * (RFC 9110 §5.3). Values are latin1-decoded bytes, trimmed of surrounding whitespace.
+   * The object has no prototype, so `headers["constructor"]` is undefined unless sent.
+   */
+  headers: Record<string, string>;
+  /** Header fields as received, in order, names in their original case. */
+  rawHeaders: Array<[name: string, value: string]>;
+}
+
+/** Limits for {@link RequestHeadParser}. */
+export interface RequestHeadParserOptions {
+  /**
+   * Maximum size in bytes of the whole head: request line, header lines and the final
+   * empty line. Default 16 KiB. A longer head is refused with 431.
+   */
+  maxHeaderSize?: number;
+}
+
+const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+const HEAD_TERMINATOR = Buffer.from("\r\n\r\n", "latin1");
+const CR = 0x0d;
+const LF = 0x0a;
+const EMPTY = Buffer.alloc(0);
+
+// RFC 9112 §3: request-line = method SP request-target SP HTTP-version, single spaces.
+// HTTP-name is case-sensitive ("HTTP", RFC 9112 §2.3).
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
+
+/**
+ * Incremental parser for one HTTP/1.x request head, fed with byte chunks as they arrive.
+ *
+ * Sans-I/O: it never touches a socket; the caller pushes bytes and gets back the head once
+ * the empty line (CRLF CRLF) has been seen. Memory is bounded by `maxHeaderSize`.
+ *
+ * Line endings must be CRLF. RFC 9112 §2.2 lets a recipient accept a bare LF, but a
+ * WebSocket client always sends CRLF, and accepting both is how request-smuggling
+ * discrepancies between parsers start; a bare LF or bare CR is a 400.
+ */
+export class RequestHeadParser {
+  readonly #maxHeaderSize: number;
+  /** Bytes of an incomplete head, kept across pushes; only the first `#length` are valid. */
+  #buffer: Buffer = EMPTY;
+  #length = 0;
+  #finished = false;
+
+  /** @param options - limits; see {@link RequestHeadParserOptions} */
+  constructor(options: RequestHeadParserOptions = {}) {
+    const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
+    if (!Number.isSafeInteger(maxHeaderSize) || maxHeaderSize < 1) {
+      throw new RangeError(`maxHeaderSize must be a positive integer, got ${maxHeaderSize}`);
+    }
+    this.#maxHeaderSize = maxHeaderSize;
+  }
+
+  /**
+   * Feeds the next bytes of the connection, in chunks of any size (one byte at a time too).
+   *
+   * @returns `null` while the head is incomplete; then `{ head, rest }`, where `rest` holds
+   *   the bytes that followed the head in the same chunk (the first WebSocket frames may
+   *   arrive with the handshake). `rest` may be empty and may be a view of `chunk`.
+   * @throws HttpError 431 as soon as the head cannot fit in `maxHeaderSize`; 400 for a
+   *   malformed request line, target or header line; 505 for an HTTP major version other than 1.
+   * @throws Error when called again after it returned a head or threw.
+   */
+  push(chunk: Buffer): { head: RequestHead; rest: Buffer } | null {
+    if (this.#finished) {
+      throw new Error("RequestHeadParser is finished: it already returned a head or threw");
+    }
+    try {
+      const result = this.#length === 0 ? this.#pushFirst(chunk) : this.#pushMore(chunk);
+      if (result !== null) this.#finish();
+      return result;
+    } catch (error) {
+      this.#finish();
+      throw error;
+    }
+  }
+
+  /** Nothing buffered: search the chunk in place, the common case being a whole head in it. */
+  #pushFirst(chunk: Buffer): { head: RequestHead; rest: Buffer } | null {
+    const end = findHeadEnd(chunk, 0, Math.min(chunk.length, this.#maxHeaderSize));
+    if (end !== -1) return { head: parseHead(chunk, end), rest: chunk.subarray(end) };
+    assertNoBareLineFeed(chunk, 0, Math.min(chunk.length, this.#maxHeaderSize));
+    this.#assertRoomLeft(chunk.length);
+    this.#append(chunk);
+    return null;
+  }
+
+  /** Part of the head is buffered: append (never past the limit) and search only new bytes. */
+  #pushMore(chunk: Buffer): { head: RequestHead; rest: Buffer } | null {
+    const previous = this.#length;
+    this.#append(chunk.subarray(0, this.#maxHeaderSize - previous));
+    // The terminator may straddle the old and new bytes: back up by its length minus one.
+    const searchFrom = Math.max(0, previous - (HEAD_TERMINATOR.length - 1));
+    const end = findHeadEnd(this.#buffer, searchFrom, this.#length);
+    if (end !== -1) {
+      // The head ends inside this chunk; whatever follows in the chunk is the rest.
+      return { head: parseHead(this.#buffer, end), rest: chunk.subarray(end - previous) };
+    }
+    assertNoBareLineFeed(this.#buffer, previous, this.#length);
+    this.#assertRoomLeft(previous + chunk.length);
+    return null;
+  }
+
+  /**
+   * With `size` bytes and no terminator among them, a head within the limit is still
+   * possible only if `size` is below it. Deciding here, not when the limit is overrun by
+   * more, is what keeps the buffer bounded.
+   */
+  #assertRoomLeft(size: number): void {
+    if (size >= this.#maxHeaderSize) {
+      // RFC 6585 §5: 431 Request Header Fields Too Large.
+      throw new HttpError(
+        431,
+        `Request head is larger than the ${this.#maxHeaderSize}-byte limit; send fewer or shorter headers`,
+      );
+    }
+  }
+
+  #append(bytes: Buffer): void {
+    const needed = this.#length + bytes.length;
+    if (needed > this.#buffer.length) {
+      // Grow geometrically (amortised O(1) per byte when fed byte by byte), capped at the limit.
+      const capacity = Math.min(this.#maxHeaderSize, Math.max(needed, this.#buffer.length * 2, 256));
+      const grown = Buffer.allocUnsafe(capacity);
+      this.#buffer.copy(grown, 0, 0, this.#length);
+      this.#buffer = grown;
+    }
+    bytes.copy(this.#buffer, this.#length);
+    this.#length = needed;
+  }
+
+  #finish(): void {
+    this.#finished = true;
+    this.#buffer = EMPTY;
+    this.#length = 0;
+  }
+}
+
+/** Offset just past the first CRLFCRLF found within `bytes[from, to)`, or -1. */
+function findHeadEnd(bytes: Buffer, from: number, to: number): number {
+  const index = bytes.subarray(from, to).indexOf(HEAD_TERMINATOR);
+  return index === -1 ? -1 : from + index + HEAD_TERMINATOR.length;
+}
+
+/**
+ * Rejects an LF not preceded by CR in `bytes[from, to)`. Checked while the head is still
+ * incomplete so that a client using bare LF gets its 400 at once, instead of waiting for a
+ * CRLFCRLF that will never come and finally getting a misleading 431.
+ */
+function assertNoBareLineFeed(bytes: Buffer, from: number, to: number): void {
+  const window = bytes.subarray(from, to);
+  for (let i = window.indexOf(LF); i !== -1; i = window.indexOf(LF, i + 1)) {
+    const at = from + i;
+    if (at === 0 || bytes[at - 1] !== CR) throw bareLineEndingError();
+  }
+}
+
+function bareLineEndingError(): HttpError {
+  return new HttpError(400, "Request head lines must end with CRLF; found a bare CR or LF (RFC 9112 §2.2)");
+}
+
+/** Parses the complete head `bytes[0, end)`, which ends with CRLFCRLF. */
+function parseHead(bytes: Buffer, end: number): RequestHead {
+  // latin1 maps each byte to one UTF-16 code unit: obs-text survives unchanged and a byte
+  // count is a character count (RFC 9110 §5.5 treats field values as octets).
+  const lines = bytes.toString("latin1", 0, end - HEAD_TERMINATOR.length).split("\r\n");
+  for (const line of lines) assertNoForbiddenControls(line);
+
+  const { method, target, httpVersion } = parseRequestLine(lines[0]);
+  const { path, query } = parseRequestTarget(target);
+
+  const headers: Record<string, string> = Object.create(null);
+  const rawHeaders: Array<[name: string, value: string]> = [];
+  for (let i = 1; i < lines.length; i++) {
+    const [name, value] = parseFieldLine(lines[i]);
+    rawHeaders.push([name, value]);
+    const key = name.toLowerCase();
+    const previous = headers[key];
+    // RFC 9110 §5.3: repeated fields combine into one comma-separated list, in order.
+    headers[key] = previous === undefined ? value : `${previous}, ${value}`;
+  }
+  return { method, target, path, query, httpVersion, headers, rawHeaders };
+}
+
+function assertNoForbiddenControls(line: string): void {
+  // After splitting on CRLF, any remaining CR or LF is bare (RFC 9112 §2.2).
+  if (line.includes("\r") || line.includes("\n")) throw bareLineEndingError();
+  // RFC 9110 §5.5: NUL is never valid; report it by name since it is a classic smuggling probe.
+  if (line.includes("\0")) throw new HttpError(400, "Request head contains a NUL byte");
+}
+
+function parseRequestLine(line: string): { method: string; target: string; httpVersion: string } {
+  const match = REQUEST_LINE.exec(line);
+  if (match === null) {
+    throw new HttpError(
+      400,
+      'Malformed request line: expected "METHOD /path HTTP/1.1" separated by single spaces (RFC 9112 §3)',
+    );
+  }
+  const [, method, target, major, minor] = match;
+  // RFC 9110 §6.2: any 1.x is processed as the highest 1.x we implement; other majors are not HTTP/1.
+  if (major !== "1") {
+    throw new HttpError(505, `HTTP/${major}.${minor} is not supported; use HTTP/1.1`);
+  }
+  return { method, target, httpVersion: `${major}.${minor}` };
+}
+
+/** RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. */
+function parseFieldLine(line: string): [name: string, value: string] {
+  if (line.startsWith(" ") || line.startsWith("\t")) {
+    // RFC 9112 §5.2: obs-fold (a continuation line) is rejected with 400 rather than unfolded.
+    throw new HttpError(400, "Header lines must not start with whitespace (obs-fold is not accepted, RFC 9112 §5.2)");
+  }
+  const colon = line.indexOf(":");
+  if (colon === -1) throw new HttpError(400, "Malformed header line: missing colon");
+  const name = line.slice(0, colon);
+  if (name.endsWith(" ") || name.endsWith("\t")) {
+    // RFC 9112 §5.1: whitespace between name and colon MUST be rejected with 400.
+    throw new HttpError(400, "No whitespace is allowed between a header name and its colon (RFC 9112 §5.1)");
+  }
+  if (!isToken(name)) {
+    throw new HttpError(400, "Malformed header name: names must be tokens (RFC 9110 §5.1)");
+  }
+  const value = trimOws(line.slice(colon + 1));
+  if (!isFieldValue(value)) {
+    throw new HttpError(400, `Header ${name} contains a control character, which is not allowed (RFC 9110 §5.5)`);
+  }
+  return [name, value];
+}
