@@ -1,0 +1,85 @@
+import { type Route, type WebSocket, type WsrawServer, requireWebSocket } from "../server/index.js";
+
+const MAX_NAME = 32;
+const MAX_ROOM = 64;
+const MAX_TEXT = 2000;
+// Letters, digits, punctuation and spaces; no control characters.
+const PRINTABLE = /^[^\p{Cc}\p{Cf}]+$/u;
+
+/** What the chat server sends (JSON text messages). */
+type ChatEvent =
+  | { type: "message"; from: string; text: string; at: number }
+  | { type: "presence"; room: string; users: string[] }
+  | { type: "system"; text: string };
+
+/**
+ * The demo's chat: `ws://host/chat?room=R&name=N`. Rooms are server groups; a user is
+ * addressed by name (`req.user`), so `server.sendToUser(name, …)` reaches all their tabs.
+ * Wire format: the client sends `{"type":"message","text":"…"}`; the server sends the
+ * `ChatEvent`s above. The route answers the browser client's `wsraw:ping` heartbeat.
+ */
+export function chatRoute(server: WsrawServer): Route {
+  return requireWebSocket(
+    async (req) => {
+      const ws = req.websocket;
+      const name = String(req.user);
+      const roomName = req.query.get("room") || "lobby";
+      const room = server.group(`chat:${roomName}`).add(ws);
+      const announce = (event: ChatEvent, except?: WebSocket): void => {
+        room.broadcast(JSON.stringify(event), { except });
+      };
+      const presence = (): void => {
+        const users = [...new Set([...room].map((member) => String(member.user)))];
+        announce({ type: "presence", room: roomName, users });
+      };
+      announce({ type: "system", text: `${name} joined` }, ws);
+      presence();
+      try {
+        for await (const message of ws) {
+          const text = chatText(message);
+          if (text === undefined) {
+            ws.send(JSON.stringify({ type: "system", text: "not a chat message: ignored" } satisfies ChatEvent));
+            continue;
+          }
+          announce({ type: "message", from: name, text, at: Date.now() });
+        }
+      } finally {
+        room.remove(ws);
+        announce({ type: "system", text: `${name} left` });
+        presence();
+      }
+    },
+    {
+      answerAppPings: true,
+      authorize: (req) => {
+        const name = req.query.get("name")?.trim() ?? "";
+        const room = req.query.get("room") ?? "lobby";
+        if (!validLabel(name, MAX_NAME)) return { status: 400, message: `name must be 1-${MAX_NAME} printable characters` };
+        if (room !== "" && !validLabel(room, MAX_ROOM)) {
+          return { status: 400, message: `room must be 1-${MAX_ROOM} printable characters` };
+        }
+        req.user = name;
+        return true;
+      },
+    },
+  );
+}
+
+function validLabel(value: string, max: number): boolean {
+  return value.length > 0 && value.length <= max && PRINTABLE.test(value);
+}
+
+/** The text of a well-formed chat message from a client, or undefined. */
+function chatText(message: string | Buffer): string | undefined {
+  if (typeof message !== "string") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const { type, text } = parsed as { type?: unknown; text?: unknown };
+  if (type !== "message" || typeof text !== "string" || text.length === 0) return undefined;
+  return text.slice(0, MAX_TEXT);
+}

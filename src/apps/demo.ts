@@ -1,0 +1,32 @@
+import { type ServerOptions, type WsrawServer, acceptWebSocket, createServer } from "../server/index.js";
+import { chatRoute } from "./chat.js";
+import { echo } from "./echo.js";
+import { fileRoute, packageFile } from "./static-files.js";
+
+/**
+ * The demo of `npm start`: the seed's page at `/` (echo over `/echo`, chat over `/chat`),
+ * its script and style, and the browser client at `/client.js`.
+ */
+export function createDemoServer(options: ServerOptions = {}): WsrawServer {
+  const server = createServer(options);
+  const page = packageFile("public/index.html");
+  const pageResponse = { status: 200, headers: { "Content-Type": page.contentType }, body: page.body };
+  server
+    .route("/", fileRoute("public/index.html"))
+    .route("/demo.js", fileRoute("public/demo.js"))
+    .route("/demo.css", fileRoute("public/demo.css"))
+    .route("/client.js", fileRoute("src/client/browser/client.js"))
+    .route(
+      // As in the seed's `echo` view: plain HTTP answers `?message=`, or shows the page.
+      "/echo",
+      acceptWebSocket(async (req) => {
+        if (!req.isWebSocket()) {
+          const message = req.query.get("message");
+          return message === null ? pageResponse : message;
+        }
+        await echo(req.websocket!);
+      }),
+    )
+    .route("/chat", chatRoute(server));
+  return server;
+}

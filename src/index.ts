@@ -1,0 +1,10 @@
+/**
+ * wsraw: a WebSocket server for Node.js written from raw TCP.
+ *
+ * The server (`createServer`, routes, connections) is exported here; the sans-I/O layers
+ * are also importable on their own: `wsraw/frame` (the RFC 6455 codec) and `wsraw/http`
+ * (the opening handshake).
+ */
+export * from "./server/index.js";
+export { CloseCode, ProtocolError } from "./frame/index.js";
+export { HttpError } from "./http/index.js";

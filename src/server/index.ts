@@ -1,0 +1,23 @@
+export { ConnectionClosedError } from "./errors.js";
+export type { HeartbeatOptions } from "./liveness.js";
+export { WsRequest, type UpgradedRequest, type UserId } from "./request.js";
+export {
+  acceptWebSocket,
+  httpOnly,
+  requireWebSocket,
+  type AuthorizeResult,
+  type Authorizer,
+  type HttpResult,
+  type OriginPolicy,
+  type Route,
+  type RouteOptions,
+} from "./routes.js";
+export { WsrawServer, createServer, type ServerOptions } from "./server.js";
+export { APP_PING, APP_PONG, ReadyState, WebSocket, type CloseInfo, type Message } from "./websocket.js";
+export {
+  Group,
+  type BroadcastOptions,
+  type BroadcastReport,
+  type GroupOptions,
+  type SlowMemberPolicy,
+} from "./group.js";

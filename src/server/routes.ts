@@ -1,0 +1,81 @@
+import type { ProtocolSelector, ResponseHeaders } from "../http/index.js";
+import type { UpgradedRequest, WsRequest } from "./request.js";
+
+/** What an HTTP handler returns: a response, a string (200 text/plain), or nothing (204). */
+export type HttpResult =
+  | { status?: number; headers?: ResponseHeaders; body?: string | Uint8Array }
+  | string
+  | undefined
+  | void;
+
+/**
+ * The answer of an `authorize` hook, which sees the request before the 101 is sent:
+ * `true` or nothing accepts; `false` refuses with 403; `{ status, message }` refuses with
+ * that status. Throwing an `HttpError` refuses with its status too.
+ */
+export type AuthorizeResult =
+  | boolean
+  | undefined
+  | void
+  | { status: number; message?: string; headers?: ResponseHeaders };
+
+export type Authorizer = (req: WsRequest) => AuthorizeResult | Promise<AuthorizeResult>;
+
+/** Which origins may open a WebSocket (RFC 6455 §10.2): a list, or a predicate. */
+export type OriginPolicy = readonly string[] | ((origin: string | undefined, req: WsRequest) => boolean);
+
+/** Options of a WebSocket route; each overrides the server's option of the same name. */
+export interface RouteOptions {
+  /** Subprotocols this route speaks, or a function that picks one of the client's offers. */
+  protocols?: ProtocolSelector;
+  /** Runs before the upgrade; may refuse it or set `req.user`. */
+  authorize?: Authorizer;
+  /** Origins allowed to connect; others get 403. Default: any. */
+  allowOrigin?: OriginPolicy;
+  /**
+   * Answer the browser client's application-level heartbeat: a text message exactly
+   * `wsraw:ping` is answered with `wsraw:pong` and not delivered. Default false.
+   */
+  answerAppPings?: boolean;
+}
+
+/** A route registered with `server.route(path, route)`. */
+export type Route =
+  | { kind: "accept"; handler: (req: WsRequest) => HttpResult | Promise<HttpResult>; options: RouteOptions }
+  | { kind: "require"; handler: (req: UpgradedRequest) => unknown; options: RouteOptions }
+  | { kind: "http"; handler: (req: WsRequest) => HttpResult | Promise<HttpResult>; options: RouteOptions };
+
+/**
+ * A route that serves both plain HTTP and WebSocket on one URL, like dwebsocket's
+ * `@accept_websocket`. The handler tells them apart with `req.isWebSocket()`: for plain
+ * HTTP it returns the response; for a WebSocket it talks over `req.websocket`, and the
+ * connection is closed (1000) when the handler returns, or with 1011 if it throws.
+ *
+ * @example
+ * ```ts
+ * server.route("/echo", acceptWebSocket(async (req) => {
+ *   if (!req.isWebSocket()) return { status: 200, body: req.query.get("message") ?? "" };
+ *   for await (const message of req.websocket!) req.websocket!.send(message);
+ * }));
+ * ```
+ */
+export function acceptWebSocket(
+  handler: (req: WsRequest) => HttpResult | Promise<HttpResult>,
+  options: RouteOptions = {},
+): Route {
+  return { kind: "accept", handler, options };
+}
+
+/**
+ * A WebSocket-only route, like dwebsocket's `@require_websocket`: a plain HTTP request
+ * gets 426 Upgrade Required and never reaches the handler. The connection is closed
+ * (1000) when the handler returns, or with 1011 if it throws.
+ */
+export function requireWebSocket(handler: (req: UpgradedRequest) => unknown, options: RouteOptions = {}): Route {
+  return { kind: "require", handler, options };
+}
+
+/** A plain HTTP route (a page, a file); a WebSocket handshake on it is answered as HTTP. */
+export function httpOnly(handler: (req: WsRequest) => HttpResult | Promise<HttpResult>): Route {
+  return { kind: "http", handler, options: {} };
+}

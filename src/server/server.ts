@@ -1,0 +1,469 @@
+import type { IncomingMessage } from "node:http";
+import { type AddressInfo, type Server as NetServer, type Socket, createServer as createNetServer } from "node:net";
+import type { Duplex } from "node:stream";
+import { CloseCode, DEFAULT_MAX_PAYLOAD } from "../frame/index.js";
+import {
+  HttpError,
+  type ExtensionNegotiator,
+  type ProtocolSelector,
+  type RequestHead,
+  RequestHeadParser,
+  buildResponse,
+  buildUpgradeResponse,
+  errorResponse,
+  formatExtensions,
+  isUpgradeRequest,
+  parseRequestTarget,
+  selectProtocol,
+  validateUpgradeRequest,
+} from "../http/index.js";
+import { ConnectionClosedError } from "./errors.js";
+import {
+  type BroadcastOptions,
+  type BroadcastReport,
+  Group,
+  type GroupOptions,
+  deliver,
+  encodeBroadcast,
+} from "./group.js";
+import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "./liveness.js";
+import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
+import type { Authorizer, HttpResult, OriginPolicy, Route, RouteOptions } from "./routes.js";
+import { type ConnectionOptions, WebSocket } from "./websocket.js";
+
+/** Server options. Every limit has a default; see the README's "Limits and defaults". */
+export interface ServerOptions {
+  /** Largest frame and largest message, in bytes; larger ones fail with 1009. Default 16 MiB. */
+  maxPayload?: number;
+  /** Largest request head in bytes; larger ones get 431. Default 16 KiB. */
+  maxHeaderSize?: number;
+  /** Time allowed for the request head to arrive; then the socket is closed (408). Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Time allowed for the peer's side of the closing handshake. Default 5 s. */
+  closeTimeoutMs?: number;
+  /** Open WebSocket connections at most; more get 503 before the upgrade. Default 100,000. */
+  maxConnections?: number;
+  /** Unread messages per connection at which the server stops reading it. Default 1,024. */
+  maxQueuedMessages?: number;
+  /** Unread bytes per connection at which the server stops reading it. Default 8 MiB. */
+  maxQueuedBytes?: number;
+  /** Unsent bytes per connection above which `send()` returns false. Default 1 MiB. */
+  sendHighWaterMark?: number;
+  /** Unsent bytes per connection past which it is failed with 1008. Default 64 MiB. */
+  maxBufferedAmount?: number;
+  /** Close (1001) connections that have sent nothing for this long. Default 0: never. */
+  idleTimeoutMs?: number;
+  /** Ping every connection and drop those that stop answering. Default: off. */
+  heartbeat?: HeartbeatOptions;
+  /** Default for every route's `protocols`. */
+  protocols?: ProtocolSelector;
+  /** Extension negotiation hook; the default accepts none (permessage-deflate comes later). */
+  extensions?: ExtensionNegotiator;
+  /** Default for every route's `authorize`. */
+  authorize?: Authorizer;
+  /** Default for every route's `allowOrigin`. */
+  allowOrigin?: OriginPolicy;
+  /**
+   * Called with an error thrown by a handler or hook (the connection concerned is closed
+   * with 1011 or answered with 500). Default: print it to stderr.
+   */
+  onError?: (error: unknown, req: WsRequest | undefined) => void;
+}
+
+type Limit =
+  | "maxHeaderSize"
+  | "handshakeTimeoutMs"
+  | "closeTimeoutMs"
+  | "maxConnections"
+  | "maxQueuedMessages"
+  | "maxQueuedBytes"
+  | "sendHighWaterMark"
+  | "maxBufferedAmount";
+
+const DEFAULTS: Required<Pick<ServerOptions, Limit>> = {
+  maxHeaderSize: 16 * 1024,
+  handshakeTimeoutMs: 10_000,
+  closeTimeoutMs: 5_000,
+  maxConnections: 100_000,
+  maxQueuedMessages: 1024,
+  maxQueuedBytes: 8 * 1024 * 1024,
+  sendHighWaterMark: 1024 * 1024,
+  maxBufferedAmount: 64 * 1024 * 1024,
+};
+
+/**
+ * A WebSocket server on `node:net`. Register routes, then `listen`; or attach it to an
+ * existing `node:http` server with `handleUpgrade`.
+ *
+ * @example
+ * ```ts
+ * const server = createServer();
+ * server.route("/echo", requireWebSocket(async ({ websocket }) => {
+ *   for await (const message of websocket) websocket.send(message);
+ * }));
+ * await server.listen(8080);
+ * ```
+ */
+export class WsrawServer {
+  private readonly routes = new Map<string, Route>();
+  private readonly openConnections = new Set<WebSocket>();
+  /** Sockets before or during the handshake, and plain HTTP exchanges. */
+  private readonly pendingSockets = new Set<Duplex>();
+  /** Groups that have members. */
+  private readonly groupRegistry = new Map<string, Group>();
+  private readonly userConnections = new Map<UserId, Set<WebSocket>>();
+  private readonly connectionOptions: ConnectionOptions;
+  private readonly options: ServerOptions & typeof DEFAULTS;
+  private readonly heartbeat: Heartbeat | undefined;
+  private readonly idleTimeout: IdleTimeout | undefined;
+  private netServer: NetServer | undefined;
+  private closing = false;
+
+  constructor(options: ServerOptions = {}) {
+    this.options = { ...DEFAULTS, ...withoutUndefined(options) };
+    const o = this.options;
+    this.connectionOptions = {
+      maxPayload: o.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      maxQueuedMessages: o.maxQueuedMessages,
+      maxQueuedBytes: o.maxQueuedBytes,
+      sendHighWaterMark: o.sendHighWaterMark,
+      maxBufferedAmount: o.maxBufferedAmount,
+      closeTimeoutMs: o.closeTimeoutMs,
+      answerAppPings: false,
+    };
+    if (o.heartbeat) this.heartbeat = new Heartbeat(this.openConnections, o.heartbeat);
+    if (o.idleTimeoutMs) this.idleTimeout = new IdleTimeout(this.openConnections, o.idleTimeoutMs);
+  }
+
+  /** Open WebSocket connections. */
+  get connections(): number {
+    return this.openConnections.size;
+  }
+
+  /** The open WebSocket connections. */
+  get clients(): ReadonlySet<WebSocket> {
+    return this.openConnections;
+  }
+
+  /** Groups that currently have members, by name. */
+  get groups(): ReadonlyMap<string, Group> {
+    return this.groupRegistry;
+  }
+
+  /**
+   * The group called `name`: the existing one, or a new empty one. A group is listed in
+   * `groups` while it has members and forgotten when its last member leaves, so names
+   * that come from users (chat rooms) cannot pile up. `options` apply when it is created.
+   */
+  group(name: string, options: GroupOptions = {}): Group {
+    return (
+      this.groupRegistry.get(name) ??
+      new Group(name, options, (group, occupied) => {
+        if (occupied) this.groupRegistry.set(name, group);
+        else if (this.groupRegistry.get(name) === group) this.groupRegistry.delete(name);
+      })
+    );
+  }
+
+  /**
+   * Sends `data` to every open connection (except `options.except`), encoded once. Members
+   * over the send high-water mark are skipped and counted.
+   */
+  broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): BroadcastReport {
+    return deliver(encodeBroadcast(data), this.openConnections, options.except, "skip", this.options.sendHighWaterMark);
+  }
+
+  /**
+   * Sends `data` to every open connection of a user (several tabs or devices), as set by
+   * `req.user` in the `authorize` hook. `delivered` is 0 when the user has none.
+   */
+  sendToUser(user: UserId, data: string | Uint8Array): BroadcastReport {
+    const connections = this.userConnections.get(user);
+    if (connections === undefined) return { delivered: 0, skipped: 0, closed: 0 };
+    return deliver(encodeBroadcast(data), connections, undefined, "skip", this.options.sendHighWaterMark);
+  }
+
+  /** The open connections of `user`. */
+  connectionsOf(user: UserId): ReadonlySet<WebSocket> {
+    return this.userConnections.get(user) ?? NO_CONNECTIONS;
+  }
+
+  /**
+   * Serves `path` (exact match, without the query string) with `route`. The path `"*"`
+   * serves every path that has no route of its own.
+   */
+  route(path: string, route: Route): this {
+    if (!path.startsWith("/") && path !== "*") {
+      throw new TypeError(`route path must start with "/" or be "*", got ${JSON.stringify(path)}`);
+    }
+    this.routes.set(path, route);
+    return this;
+  }
+
+  /** Starts listening on a TCP port (0 picks a free one). Resolves with the bound address. */
+  listen(port: number, host = "127.0.0.1"): Promise<AddressInfo> {
+    if (this.netServer !== undefined) return Promise.reject(new Error("server is already listening"));
+    const netServer = createNetServer({ noDelay: true }, (socket) => this.acceptSocket(socket));
+    this.netServer = netServer;
+    return new Promise((resolve, reject) => {
+      netServer.once("error", reject);
+      netServer.listen(port, host, () => {
+        netServer.off("error", reject);
+        resolve(netServer.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** The address the server listens on, once `listen` has resolved. */
+  address(): AddressInfo | undefined {
+    return (this.netServer?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /**
+   * Takes over an upgrade request from a `node:http` server, so wsraw can share a port
+   * with Express, Fastify or any `http.Server`:
+   * `httpServer.on("upgrade", (req, socket, head) => wsraw.handleUpgrade(req, socket, head))`.
+   * Unknown paths get 404; the socket is always answered and never left hanging.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.pendingSockets.add(socket);
+    socket.on("error", ignore);
+    socket.once("close", () => this.pendingSockets.delete(socket));
+    let requestHead: RequestHead;
+    try {
+      requestHead = headFromIncomingMessage(req);
+    } catch (error) {
+      this.refuse(socket, error, undefined);
+      return;
+    }
+    void this.dispatch(socket, requestHead, head);
+  }
+
+  /**
+   * Stops accepting connections, closes every open connection with 1001, and resolves once
+   * all are closed (each waits at most `closeTimeoutMs` for its peer).
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.heartbeat?.stop();
+    this.idleTimeout?.stop();
+    const stopped = new Promise<void>((resolve) => {
+      if (this.netServer === undefined || !this.netServer.listening) resolve();
+      else this.netServer.close(() => resolve());
+    });
+    for (const socket of this.pendingSockets) socket.destroy();
+    const closing = [...this.openConnections].map((ws) => {
+      ws.close(CloseCode.GoingAway, "server shutting down");
+      return ws.closed;
+    });
+    await Promise.all(closing);
+    await stopped;
+  }
+
+  // ---- The opening handshake ----
+
+  private acceptSocket(socket: Socket): void {
+    this.pendingSockets.add(socket);
+    socket.on("error", ignore);
+    const parser = new RequestHeadParser({ maxHeaderSize: this.options.maxHeaderSize });
+    const timer = setTimeout(() => {
+      this.refuse(socket, new HttpError(408, "The request head did not arrive in time"), undefined);
+    }, this.options.handshakeTimeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+    };
+    const onData = (chunk: Buffer): void => {
+      let result;
+      try {
+        result = parser.push(chunk);
+      } catch (error) {
+        done();
+        this.refuse(socket, error, undefined);
+        return;
+      }
+      if (result === null) return;
+      done();
+      void this.dispatch(socket, result.head, result.rest);
+    };
+    socket.on("data", onData);
+    socket.once("close", () => {
+      done();
+      this.pendingSockets.delete(socket);
+    });
+  }
+
+  /** Routes a complete request head: plain HTTP, or the upgrade. */
+  private async dispatch(socket: Duplex, head: RequestHead, rest: Buffer): Promise<void> {
+    // Hold the bytes that follow the head while the handler or hooks run.
+    socket.pause();
+    const upgrade = isUpgradeRequest(head);
+    const req = new WsRequest(head, upgrade, remote(socket).address, remote(socket).port);
+    const route = this.routes.get(head.path) ?? this.routes.get("*");
+    try {
+      if (route === undefined) throw new HttpError(404, `No route for ${head.path}`);
+      if (upgrade && route.kind !== "http") {
+        await this.upgrade(socket, req, route, rest);
+        return;
+      }
+      if (route.kind === "require") {
+        // RFC 6455 §4.2.2 / RFC 9110 §15.5.22: tell the client what this URL speaks.
+        throw new HttpError(426, "This URL only serves WebSocket connections", {
+          Upgrade: "websocket",
+          "Sec-WebSocket-Version": "13",
+        });
+      }
+      const result = await route.handler(req);
+      this.respond(socket, toResponse(result, head.method === "HEAD"));
+    } catch (error) {
+      this.refuse(socket, error, req);
+    }
+  }
+
+  private async upgrade(socket: Duplex, req: WsRequest, route: Route, rest: Buffer): Promise<void> {
+    const head = req.head;
+    const handshake = validateUpgradeRequest(head);
+    const routeOptions: RouteOptions = route.options;
+    if (this.closing) throw new HttpError(503, "The server is shutting down");
+    if (this.openConnections.size >= this.options.maxConnections) {
+      throw new HttpError(503, "Too many open connections; try again later", { "Retry-After": "5" });
+    }
+    const allowOrigin = routeOptions.allowOrigin ?? this.options.allowOrigin;
+    if (allowOrigin !== undefined && !originAllowed(allowOrigin, handshake.origin, req)) {
+      throw new HttpError(403, `Origin ${handshake.origin ?? "(none)"} is not allowed`);
+    }
+    const protocol = selectProtocol(handshake.protocols, routeOptions.protocols ?? this.options.protocols, head);
+    const extensions = this.options.extensions
+      ? formatExtensions(this.options.extensions(handshake.extensions, head))
+      : "";
+    const authorize = routeOptions.authorize ?? this.options.authorize;
+    if (authorize !== undefined) {
+      const verdict = await authorize(req);
+      if (verdict === false) throw new HttpError(403, "Not authorized");
+      if (typeof verdict === "object" && verdict !== null) {
+        throw new HttpError(verdict.status, verdict.message ?? "Not authorized", verdict.headers as Record<string, string>);
+      }
+    }
+    // The peer may have gone, or the server started closing, while the hooks ran.
+    if (socket.destroyed) return;
+    if (this.closing) throw new HttpError(503, "The server is shutting down");
+
+    socket.write(buildUpgradeResponse({ key: handshake.key, protocol, extensions }));
+    const ws = new WebSocket(
+      socket as Socket,
+      { ...this.connectionOptions, answerAppPings: routeOptions.answerAppPings ?? false },
+      protocol ?? "",
+      extensions,
+    );
+    ws.user = req.user;
+    req.websocket = ws;
+    this.pendingSockets.delete(socket);
+    this.openConnections.add(ws);
+    ws.onClose(() => this.openConnections.delete(ws));
+    if (ws.user !== undefined) this.addUserConnection(ws.user, ws);
+    ws.start(rest);
+    this.runHandler(route, req as UpgradedRequest);
+  }
+
+  private addUserConnection(user: UserId, ws: WebSocket): void {
+    let connections = this.userConnections.get(user);
+    if (connections === undefined) this.userConnections.set(user, (connections = new Set()));
+    connections.add(ws);
+    ws.onClose(() => {
+      connections.delete(ws);
+      if (connections.size === 0 && this.userConnections.get(user) === connections) this.userConnections.delete(user);
+    });
+  }
+
+  /** Runs a WebSocket handler; its end closes the connection (1000, or 1011 if it threw). */
+  private runHandler(route: Route, req: UpgradedRequest): void {
+    const ws = req.websocket;
+    new Promise((resolve) => resolve(route.handler(req))).then(
+      () => {
+        if (ws.readyState === 1) ws.close(CloseCode.Normal);
+      },
+      (error: unknown) => {
+        if (error instanceof ConnectionClosedError) return;
+        this.reportError(error, req);
+        if (ws.readyState === 1) ws.close(CloseCode.InternalError, "internal server error");
+      },
+    );
+  }
+
+  // ---- Plain HTTP answers ----
+
+  private respond(socket: Duplex, response: Buffer): void {
+    if (socket.destroyed) return;
+    socket.end(response);
+    // A client that never closes its side is not kept waiting for.
+    setTimeout(() => socket.destroy(), this.options.closeTimeoutMs).unref();
+  }
+
+  /** Answers a failed request: its HttpError's status, or 500 for anything unexpected. */
+  private refuse(socket: Duplex, error: unknown, req: WsRequest | undefined): void {
+    if (error instanceof HttpError) {
+      this.respond(socket, errorResponse(error));
+      return;
+    }
+    this.reportError(error, req);
+    this.respond(socket, errorResponse(new HttpError(500, "Internal server error")));
+  }
+
+  private reportError(error: unknown, req: WsRequest | undefined): void {
+    try {
+      if (this.options.onError) this.options.onError(error, req);
+      else console.error(`wsraw: error in handler for ${req?.path ?? "(no route)"}:`, error);
+    } catch {
+      // An error reporter that throws must not take the server down.
+    }
+  }
+}
+
+/** Creates a server; see `ServerOptions` for the limits and hooks. */
+export function createServer(options: ServerOptions = {}): WsrawServer {
+  return new WsrawServer(options);
+}
+
+const NO_CONNECTIONS: ReadonlySet<WebSocket> = new Set();
+
+function ignore(): void {}
+
+function remote(socket: Duplex): { address: string | undefined; port: number | undefined } {
+  const s = socket as Partial<Socket>;
+  return { address: s.remoteAddress, port: s.remotePort };
+}
+
+function originAllowed(policy: OriginPolicy, origin: string | undefined, req: WsRequest): boolean {
+  if (typeof policy === "function") return policy(origin, req);
+  return origin !== undefined && policy.includes(origin);
+}
+
+function toResponse(result: HttpResult, isHead: boolean): Buffer {
+  if (result === undefined) return buildResponse(204);
+  const { status = 200, headers = {}, body = "" } = typeof result === "string" ? { body: result } : result;
+  const response = buildResponse(status, headers, body);
+  if (!isHead) return response;
+  // RFC 9110 §9.3.2: HEAD gets the headers of GET, without the content.
+  const end = response.indexOf("\r\n\r\n") + 4;
+  return response.subarray(0, end);
+}
+
+/** The same view of a request that `RequestHeadParser` gives, from a `node:http` request. */
+function headFromIncomingMessage(req: IncomingMessage): RequestHead {
+  const target = req.url ?? "/";
+  const { path, query } = parseRequestTarget(target);
+  const rawHeaders: Array<[string, string]> = [];
+  const headers: Record<string, string> = Object.create(null);
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i];
+    const value = req.rawHeaders[i + 1];
+    rawHeaders.push([name, value]);
+    const key = name.toLowerCase();
+    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+  }
+  return { method: req.method ?? "GET", target, path, query, httpVersion: req.httpVersion, headers, rawHeaders };
+}
+
+function withoutUndefined<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as T;
+}

@@ -1,0 +1,460 @@
+import type { Socket } from "node:net";
+import {
+  CloseCode,
+  FrameParser,
+  Opcode,
+  ProtocolError,
+  encodeClose,
+  truncateCloseReason,
+} from "../frame/index.js";
+import { ConnectionClosedError } from "./errors.js";
+import { FrameWriter } from "./frame-writer.js";
+import { MessageQueue } from "./message-queue.js";
+import type { UserId } from "./request.js";
+
+/** A received message: text as a string, binary as a Buffer. */
+export type Message = string | Buffer;
+
+/** How a connection ended; the value of `WebSocket.closed`. */
+export interface CloseInfo {
+  /**
+   * The peer's close code when the closing handshake completed; the code this server
+   * failed the connection with (1002, 1007, 1008, 1009...) when it did; 1006 when the TCP
+   * connection ended without a close handshake (a vanished peer, a heartbeat timeout).
+   */
+  code: number;
+  reason: string;
+  /** True when both close frames were exchanged before TCP closed (RFC 6455 §7.1.5). */
+  wasClean: boolean;
+}
+
+/** `WebSocket.readyState` values, as in the browser API. */
+export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/** The text message a browser client sends as an application-level heartbeat. */
+export const APP_PING = "wsraw:ping";
+/** The answer to `APP_PING`. */
+export const APP_PONG = "wsraw:pong";
+
+/** Per-connection limits and behaviour, resolved from the server and route options. */
+export interface ConnectionOptions {
+  maxPayload: number;
+  /** Unread messages at which the server stops reading the socket. */
+  maxQueuedMessages: number;
+  /** Unread bytes at which the server stops reading the socket. */
+  maxQueuedBytes: number;
+  /** `send()` returns false once this many bytes wait to be written. */
+  sendHighWaterMark: number;
+  /** Past this many unsent bytes the connection is failed with 1008. */
+  maxBufferedAmount: number;
+  /** How long to wait for the peer's side of the closing handshake. */
+  closeTimeoutMs: number;
+  /** Answer `APP_PING` text messages with `APP_PONG` instead of delivering them. */
+  answerAppPings: boolean;
+}
+
+/**
+ * One WebSocket connection on the server side, with a pull-style API after dwebsocket:
+ * `wait()`, `read()`, `countMessages()`, `hasMessages()`, `send()` and
+ * `for await (const message of ws)`.
+ *
+ * Incoming messages queue up until the application reads them; when more than
+ * `maxQueuedMessages` (or `maxQueuedBytes`) are unread, the server stops reading the
+ * socket, so TCP flow control slows the peer down and nothing is dropped.
+ *
+ * @example
+ * ```ts
+ * for await (const message of ws) ws.send(message); // echo until the peer closes
+ * console.log(await ws.closed); // { code: 1000, reason: "", wasClean: true }
+ * ```
+ */
+export class WebSocket implements AsyncIterable<Message> {
+  /** The subprotocol the server selected during the handshake, or "" for none. */
+  readonly protocol: string;
+  /** The extensions negotiated during the handshake (the Sec-WebSocket-Extensions value), or "". */
+  readonly extensions: string;
+  /** The user this connection belongs to, as set by the `authorize` hook (`req.user`). */
+  user: UserId | undefined;
+  /** Resolves once the TCP connection is closed, with how it ended. Never rejects. */
+  readonly closed: Promise<CloseInfo>;
+  /**
+   * Set by the server: time (ms, `performance.now()`) of the last bytes received.
+   * @internal
+   */
+  lastReceivedAt = performance.now();
+  /**
+   * Set by the heartbeat: when the unanswered ping was sent, 0 when none is outstanding.
+   * @internal
+   */
+  pingSentAt = 0;
+
+  private state: ReadyState = ReadyState.OPEN;
+  private readonly socket: Socket;
+  private readonly options: ConnectionOptions;
+  private readonly parser: FrameParser;
+  private readonly writer: FrameWriter;
+  private readonly queue = new MessageQueue<Message>();
+  private queuedBytes = 0;
+  private readonly waiters: Array<(message: Message | null) => void> = [];
+  private paused = false;
+  private closeSent = false;
+  /** The peer's close frame, once received. */
+  private peerClose: { code: number; reason: string } | undefined;
+  /** Set when this side failed the connection or gave up on it. */
+  private failure: { code: number; reason: string } | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private resolveClosed!: (info: CloseInfo) => void;
+  private readonly closeListeners: Array<(ws: WebSocket) => void> = [];
+
+  /** @internal Created by the server after it has written the 101 response. */
+  constructor(socket: Socket, options: ConnectionOptions, protocol = "", extensions = "") {
+    this.socket = socket;
+    this.options = options;
+    this.protocol = protocol;
+    this.extensions = extensions;
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.writer = new FrameWriter(socket);
+    this.parser = new FrameParser(
+      {
+        onMessage: (payload, binary) => this.receiveMessage(payload, binary),
+        onPing: (payload) => {
+          // RFC 6455 §5.5.2: answer with a pong carrying the same data, unless closing.
+          if (this.state === ReadyState.OPEN) this.writer.frame(Opcode.Pong, payload);
+        },
+        onPong: () => {
+          this.pingSentAt = 0;
+        },
+        onClose: (code, reason) => this.receiveClose(code, reason),
+      },
+      { role: "server", maxPayload: options.maxPayload },
+    );
+    socket.on("data", (chunk: Buffer) => this.receiveData(chunk));
+    socket.on("close", () => this.socketClosed());
+    // Errors (ECONNRESET, EPIPE) always end in 'close'; that is where they are handled.
+    socket.on("error", () => {});
+  }
+
+  /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3), as in the browser API. */
+  get readyState(): ReadyState {
+    return this.state;
+  }
+
+  /** Bytes of sent messages not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.writer.bufferedAmount;
+  }
+
+  /** The peer's IP address. */
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  /** True while the server has stopped reading this socket because messages are unread. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  // ---- Reading (dwebsocket's API) ----
+
+  /**
+   * The next message, waiting for one if none is queued; `null` once the connection is
+   * closing or closed and every queued message has been read.
+   */
+  wait(): Promise<Message | null> {
+    const message = this.read();
+    if (message !== null || this.noMoreMessages()) return Promise.resolve(message);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** A queued message, or `null` when none is queued. Never waits. */
+  read(): Message | null {
+    const message = this.queue.shift();
+    if (message === undefined) return null;
+    this.queuedBytes -= messageSize(message);
+    if (this.paused) this.resumeIfDrained();
+    return message;
+  }
+
+  /** How many received messages wait to be read. */
+  countMessages(): number {
+    return this.queue.length;
+  }
+
+  /** Whether a message can be read without waiting. */
+  hasMessages(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /** Iterates over messages until the connection closes: `for await (const m of ws)`. */
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return {
+      next: () => {
+        const message = this.read();
+        if (message !== null) return Promise.resolve({ value: message, done: false });
+        return this.wait().then(toIteratorResult);
+      },
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+
+  // ---- Writing ----
+
+  /**
+   * Sends a message: a string as a text frame, bytes as a binary frame. A large binary
+   * payload is written without being copied, so it must not be modified afterwards.
+   *
+   * Returns false when the outgoing buffer is over its high-water mark: wait for
+   * `drained()` before sending more. Throws `ConnectionClosedError` when the connection is
+   * closing or closed, and fails the connection with 1008 (then throws) when the unsent
+   * data would pass `maxBufferedAmount`: a peer that stops reading cannot make the server
+   * buffer without bound.
+   */
+  send(data: string | Uint8Array | ArrayBuffer): boolean {
+    this.assertOpen();
+    if (typeof data === "string") {
+      this.checkBufferLimit(data.length);
+      this.writer.text(data);
+    } else {
+      const bytes = toBuffer(data);
+      this.checkBufferLimit(bytes.length);
+      this.writer.frame(Opcode.Binary, bytes);
+    }
+    return this.writer.bufferedAmount < this.options.sendHighWaterMark;
+  }
+
+  /**
+   * Queues an already encoded data frame; a broadcast writes the same bytes to every
+   * member. Same return value and errors as `send`.
+   * @internal
+   */
+  sendEncoded(frame: Buffer): boolean {
+    this.assertOpen();
+    this.checkBufferLimit(frame.length);
+    this.writer.queue(frame);
+    return this.writer.bufferedAmount < this.options.sendHighWaterMark;
+  }
+
+  /** Sends a ping (at most 125 bytes of data); the peer's pong is answered automatically. */
+  ping(data: string | Uint8Array = EMPTY): void {
+    this.assertOpen();
+    const bytes = typeof data === "string" ? Buffer.from(data) : toBuffer(data);
+    if (bytes.length > 125) throw new RangeError(`ping data is ${bytes.length} bytes; at most 125 allowed`);
+    this.writer.frame(Opcode.Ping, bytes);
+  }
+
+  /**
+   * Resolves when the outgoing buffer is below its high-water mark (at once if it already
+   * is), or when the connection closes.
+   */
+  drained(): Promise<void> {
+    if (this.isDrained()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!this.isDrained()) return;
+        this.socket.off("drain", check);
+        this.socket.off("close", check);
+        resolve();
+      };
+      this.socket.on("drain", check);
+      this.socket.on("close", check);
+    });
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2): sends a close frame and waits up to
+   * `closeTimeoutMs` for the peer's, then closes TCP. Does nothing if already closing.
+   * Throws `RangeError` for a code that may not be sent or a reason over 123 bytes.
+   */
+  close(code: number = CloseCode.Normal, reason = ""): void {
+    const frame = encodeClose(code, reason);
+    if (this.state !== ReadyState.OPEN) return;
+    this.state = ReadyState.CLOSING;
+    this.closeSent = true;
+    this.writer.queue(frame);
+    this.wakeWaitersIfDone();
+    this.startCloseTimer();
+  }
+
+  /** Destroys the TCP connection at once, without a closing handshake (`closed`: 1006). */
+  terminate(reason = ""): void {
+    if (this.state === ReadyState.CLOSED) return;
+    this.failure ??= { code: CloseCode.Abnormal, reason };
+    this.writer.discard();
+    this.socket.destroy();
+  }
+
+  /** @internal Runs `listener` once the connection is closed (groups, the server's registry). */
+  onClose(listener: (ws: WebSocket) => void): void {
+    if (this.state === ReadyState.CLOSED) listener(this);
+    else this.closeListeners.push(listener);
+  }
+
+  /** @internal Undoes `onClose`. */
+  offClose(listener: (ws: WebSocket) => void): void {
+    const index = this.closeListeners.indexOf(listener);
+    if (index !== -1) this.closeListeners.splice(index, 1);
+  }
+
+  /** @internal Feeds bytes that arrived with the handshake, then starts reading. */
+  start(head: Buffer): void {
+    if (head.length > 0) this.receiveData(head);
+    if (!this.paused) this.socket.resume();
+  }
+
+  /**
+   * Fails the connection (RFC 6455 §7.1.7): sends a close frame with `code` and `reason`,
+   * then closes TCP without waiting for the peer's close.
+   * @internal
+   */
+  fail(code: number, reason: string): void {
+    if (this.state !== ReadyState.OPEN) {
+      if (this.state === ReadyState.CLOSING) this.socket.destroy();
+      return;
+    }
+    reason = truncateCloseReason(reason);
+    this.failure = { code, reason };
+    this.state = ReadyState.CLOSING;
+    this.closeSent = true;
+    this.writer.queue(encodeClose(code, reason));
+    this.writer.end();
+    this.wakeWaitersIfDone();
+    this.startCloseTimer();
+  }
+
+  // ---- Internals ----
+
+  private receiveData(chunk: Buffer): void {
+    this.lastReceivedAt = performance.now();
+    try {
+      this.parser.push(chunk);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.fail(error.closeCode, error.message);
+    }
+  }
+
+  private receiveMessage(payload: Buffer, binary: boolean): void {
+    let message: Message = payload;
+    if (!binary) {
+      message = payload.toString("utf8");
+      if (this.options.answerAppPings && message === APP_PING) {
+        if (this.state === ReadyState.OPEN) this.writer.text(APP_PONG);
+        return;
+      }
+    }
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) {
+      waiter(message);
+      return;
+    }
+    this.queue.push(message);
+    this.queuedBytes += payload.length;
+    if (
+      !this.paused &&
+      (this.queue.length >= this.options.maxQueuedMessages || this.queuedBytes >= this.options.maxQueuedBytes)
+    ) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private resumeIfDrained(): void {
+    if (
+      this.queue.length <= this.options.maxQueuedMessages >>> 1 &&
+      this.queuedBytes <= this.options.maxQueuedBytes / 2
+    ) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** The peer's close frame (RFC 6455 §5.5.1, §7.1.1). */
+  private receiveClose(code: number, reason: string): void {
+    this.peerClose = { code, reason };
+    if (!this.closeSent) {
+      // Echo the peer's status code (§5.5.1); a close without one is answered likewise.
+      this.closeSent = true;
+      this.writer.queue(code === CloseCode.NoStatus ? encodeClose() : encodeClose(code));
+    }
+    this.state = ReadyState.CLOSING;
+    // The server closes the TCP connection first (RFC 6455 §7.1.1).
+    this.writer.end();
+    // The paused socket must read on, or its 'close' might never be seen.
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    this.wakeWaitersIfDone();
+    this.startCloseTimer();
+  }
+
+  private startCloseTimer(): void {
+    if (this.closeTimer !== undefined) return;
+    this.closeTimer = setTimeout(() => {
+      this.failure ??= { code: CloseCode.Abnormal, reason: "closing handshake timed out" };
+      this.socket.destroy();
+    }, this.options.closeTimeoutMs);
+    this.closeTimer.unref();
+  }
+
+  private socketClosed(): void {
+    if (this.state === ReadyState.CLOSED) return;
+    this.state = ReadyState.CLOSED;
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.writer.discard();
+    const info: CloseInfo =
+      this.failure !== undefined
+        ? { ...this.failure, wasClean: false }
+        : this.peerClose !== undefined && this.closeSent
+          ? { ...this.peerClose, wasClean: true }
+          : { code: CloseCode.Abnormal, reason: "", wasClean: false };
+    this.resolveClosed(info);
+    this.wakeWaitersIfDone();
+    for (const listener of this.closeListeners.splice(0)) listener(this);
+  }
+
+  /** No message can arrive any more. */
+  private noMoreMessages(): boolean {
+    return this.state === ReadyState.CLOSED || this.peerClose !== undefined || this.failure !== undefined;
+  }
+
+  private wakeWaitersIfDone(): void {
+    if (!this.noMoreMessages()) return;
+    for (const waiter of this.waiters.splice(0)) waiter(null);
+  }
+
+  private isDrained(): boolean {
+    return this.state === ReadyState.CLOSED || this.writer.bufferedAmount < this.options.sendHighWaterMark;
+  }
+
+  private assertOpen(): void {
+    if (this.state === ReadyState.OPEN) return;
+    const ending = this.failure ?? this.peerClose;
+    throw new ConnectionClosedError(ending?.code ?? CloseCode.Abnormal, ending?.reason ?? "");
+  }
+
+  private checkBufferLimit(adding: number): void {
+    if (this.writer.bufferedAmount + adding <= this.options.maxBufferedAmount) return;
+    const reason = `more than ${this.options.maxBufferedAmount} bytes of unsent data`;
+    this.failure = { code: CloseCode.PolicyViolation, reason };
+    this.terminate();
+    throw new ConnectionClosedError(CloseCode.PolicyViolation, reason);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function messageSize(message: Message): number {
+  return typeof message === "string" ? message.length : message.length;
+}
+
+function toIteratorResult(message: Message | null): IteratorResult<Message> {
+  return message === null ? { value: undefined, done: true } : { value: message, done: false };
+}
+
+function toBuffer(data: Uint8Array | ArrayBuffer): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
