@@ -396,7 +396,8 @@ export class WsrawServer {
     if (socket.destroyed) return;
     socket.end(response);
     // A client that never closes its side is not kept waiting for.
-    setTimeout(() => socket.destroy(), this.options.closeTimeoutMs).unref();
+    const timer = setTimeout(() => socket.destroy(), this.options.closeTimeoutMs).unref();
+    socket.once("close", () => clearTimeout(timer));
   }
 
   /** Answers a failed request: its HttpError's status, or 500 for anything unexpected. */
