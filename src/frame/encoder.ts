@@ -148,7 +148,8 @@ export function encodeMessage(
   for (let start = 0; start < bytes.length; start += size) {
     const end = Math.min(start + size, bytes.length);
     const opcode = start === 0 ? (binary ? Opcode.Binary : Opcode.Text) : Opcode.Continuation;
-    frames.push(...encodeFrame(opcode, bytes.subarray(start, end), { mask: options.mask, fin: end === bytes.length }));
+    const fin = end === bytes.length && (options.fin ?? true);
+    frames.push(...encodeFrame(opcode, bytes.subarray(start, end), { mask: options.mask, fin }));
   }
   return frames;
 }

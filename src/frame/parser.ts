@@ -14,7 +14,7 @@ export interface FrameParserOptions {
    */
   role: Role;
   /**
-   * Largest payload, in bytes, of one frame and of one assembled message. A frame whose
+   * Largest payload, in bytes, of one data frame and of one assembled message. A frame whose
    * header announces more, or a fragment that would take its message past it, fails with
    * 1009 as soon as its header is read, before any of the payload is buffered.
    * Default 16 MiB.
@@ -248,10 +248,13 @@ export class FrameParser {
     }
   }
 
-  /** RFC 6455 §10.4: refuse a frame or message past the limit before buffering it. */
+  /**
+   * RFC 6455 §10.4: refuse a frame or message past the limit before buffering it. Control
+   * frames are bounded at 125 bytes by the protocol itself and are not counted.
+   */
   private checkLength(opcode: number, payloadLength: number): void {
-    const total = opcode < Opcode.Close ? this.messageLength + payloadLength : payloadLength;
-    if (total > this.maxPayload) {
+    if (opcode >= Opcode.Close) return;
+    if (this.messageLength + payloadLength > this.maxPayload) {
       throw new ProtocolError(
         CloseCode.MessageTooBig,
         `message larger than the limit of ${this.maxPayload} bytes`,
