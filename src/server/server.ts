@@ -267,6 +267,8 @@ export class WsrawServer {
     socket.on("error", ignore);
     const parser = new RequestHeadParser({ maxHeaderSize: this.options.maxHeaderSize });
     const timer = setTimeout(() => {
+      // Stop parsing: a head completed after the 408 must not be upgraded on the ended socket.
+      done();
       this.refuse(socket, new HttpError(408, "The request head did not arrive in time"), undefined);
     }, this.options.handshakeTimeoutMs);
     const done = (): void => {

@@ -131,6 +131,12 @@ export class WebSocket implements AsyncIterable<Message> {
     );
     socket.on("data", (chunk: Buffer) => this.receiveData(chunk));
     socket.on("close", () => this.socketClosed());
+    // The peer's FIN: no frame can follow. A `node:http` server's sockets (handleUpgrade)
+    // are allowHalfOpen, so unlike ours they do not end our side by themselves; without
+    // this, a peer gone without a close frame would keep the connection OPEN forever.
+    socket.on("end", () => {
+      if (!socket.writableEnded) socket.end();
+    });
     // Errors (ECONNRESET, EPIPE) always end in 'close'; that is where they are handled.
     socket.on("error", () => {});
   }
@@ -330,7 +336,10 @@ export class WebSocket implements AsyncIterable<Message> {
       this.parser.push(chunk);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.fail(error.closeCode, error.message);
+      // The parser ignores everything after the error. The messages it delivered from the
+      // same chunk were handed to the application, whose replies (an echo) come in this
+      // turn's promise jobs: let them go out before the close frame (Autobahn 3.2, 4.1.3).
+      afterPromiseJobs(() => this.fail(error.closeCode, error.message));
     }
   }
 
@@ -371,6 +380,14 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** The peer's close frame (RFC 6455 §5.5.1, §7.1.1). */
   private receiveClose(code: number, reason: string): void {
+    // RFC 6455 §5.5.1: an endpoint "MAY delay sending a Close frame until its current
+    // message is sent". The application's replies to messages that arrived in the same
+    // chunk as the close (in this turn's promise jobs) go first (Autobahn 7.1.1).
+    afterPromiseJobs(() => this.closeReceived(code, reason));
+  }
+
+  private closeReceived(code: number, reason: string): void {
+    if (this.state === ReadyState.CLOSED) return;
     this.peerClose = { code, reason };
     if (!this.closeSent) {
       // Echo the peer's status code (§5.5.1); a close without one is answered likewise.
@@ -444,6 +461,15 @@ export class WebSocket implements AsyncIterable<Message> {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Runs `fn` once every promise job of the current turn has run (Node runs the tick queue
+ * only after draining the microtask queue), yet before the next I/O event, such as the
+ * socket's 'end' after a peer's close frame and FIN.
+ */
+function afterPromiseJobs(fn: () => void): void {
+  queueMicrotask(() => process.nextTick(fn));
+}
 
 function messageSize(message: Message): number {
   return typeof message === "string" ? message.length : message.length;
