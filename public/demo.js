@@ -76,7 +76,7 @@ $("close_websocket").addEventListener("click", () => {
 // ---------------------------------------------------------------------------
 // (b) Chat: WsrawClient keeps the connection alive (heartbeat, reconnect, queue).
 
-/** Client options from the query string (?hb=&hbTimeout=&minDelay=&maxDelay=, in ms). */
+/** Client options from the query string (?hb=&hbTimeout=&connectTimeout=&minDelay=&maxDelay=, in ms). */
 function clientOptions() {
   const params = new URLSearchParams(location.search);
   /** @param {string} name */
@@ -88,6 +88,7 @@ function clientOptions() {
   return {
     heartbeatIntervalMs: ms("hb") ?? 25000,
     heartbeatTimeoutMs: ms("hbTimeout"),
+    connectTimeoutMs: ms("connectTimeout"),
     minDelayMs: ms("minDelay"),
     maxDelayMs: ms("maxDelay"),
   };

@@ -13,6 +13,10 @@
  *    (Browsers cannot send ping frames, hence an application-level ping.)
  *  - reconnect: exponential backoff with full jitter, one socket at a time
  *    (the seed's `lockReconnect`), never after `close()`.
+ *  - connect timeout: a handshake not answered within `connectTimeoutMs` is
+ *    abandoned and retried. A frozen server whose kernel still accepts TCP
+ *    connections would otherwise hold the client in CONNECTING for minutes
+ *    (browsers' own handshake timeouts are that long), out of the heartbeat's reach.
  *  - an outgoing queue: `send()` while (re)connecting queues the message and it
  *    goes out, in order, as soon as the next connection opens.
  *
@@ -35,6 +39,8 @@ export const HEARTBEAT_PONG = "wsraw:pong";
 /** Close code used when the heartbeat times out (4000-4999: private use). */
 const HEARTBEAT_TIMEOUT_CODE = 4000;
 const HEARTBEAT_TIMEOUT_REASON = "heartbeat timeout";
+/** Reason of the close event (code 1006) reported when a handshake times out. */
+const CONNECT_TIMEOUT_REASON = "connect timeout";
 /** Full jitter may pick 0; never reconnect faster than this, to avoid hot loops. */
 const MIN_RECONNECT_DELAY_MS = 50;
 
@@ -43,6 +49,7 @@ const MIN_RECONNECT_DELAY_MS = 50;
  * @property {string | string[]} [protocols] Subprotocols offered in the handshake.
  * @property {number} [heartbeatIntervalMs=25000] Ping period; 0 disables the heartbeat.
  * @property {number} [heartbeatTimeoutMs=10000] Dead if nothing arrives this long after a ping; 0 never times out.
+ * @property {number} [connectTimeoutMs=10000] Give up on a handshake not answered this long; 0 leaves it to the browser.
  * @property {number} [minDelayMs=1000] Backoff base: the first reconnect waits up to this long.
  * @property {number} [maxDelayMs=30000] Backoff cap.
  * @property {number} [stableAfterMs=10000] The backoff resets once a connection has stayed open this long.
@@ -133,6 +140,7 @@ export class WsrawClient extends EventTarget {
   /** @type {BinaryType} */ #binaryType;
   #heartbeatIntervalMs;
   #heartbeatTimeoutMs;
+  #connectTimeoutMs;
   #minDelayMs;
   #maxDelayMs;
   #stableAfterMs;
@@ -152,6 +160,7 @@ export class WsrawClient extends EventTarget {
   /** @type {ReturnType<typeof setInterval> | undefined} */ #pingTimer;
   /** @type {ReturnType<typeof setTimeout> | undefined} */ #deadlineTimer;
   /** @type {ReturnType<typeof setTimeout> | undefined} */ #stableTimer;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ #connectTimer;
 
   /**
    * Starts connecting at once, like `new WebSocket(url)`.
@@ -170,6 +179,7 @@ export class WsrawClient extends EventTarget {
     this.#binaryType = options.binaryType ?? "arraybuffer";
     this.#heartbeatIntervalMs = duration("heartbeatIntervalMs", options.heartbeatIntervalMs, 25000);
     this.#heartbeatTimeoutMs = duration("heartbeatTimeoutMs", options.heartbeatTimeoutMs, 10000);
+    this.#connectTimeoutMs = duration("connectTimeoutMs", options.connectTimeoutMs, 10000);
     this.#minDelayMs = duration("minDelayMs", options.minDelayMs, 1000);
     this.#maxDelayMs = duration("maxDelayMs", options.maxDelayMs, 30000);
     this.#stableAfterMs = duration("stableAfterMs", options.stableAfterMs, 10000);
@@ -302,11 +312,15 @@ export class WsrawClient extends EventTarget {
     ws.onerror = (ev) => this.#handleError(ws, ev);
     ws.onclose = (ev) => this.#handleClose(ws, ev);
     this.#ws = ws;
+    if (this.#connectTimeoutMs > 0) {
+      this.#connectTimer = setTimeout(() => this.#connectTimedOut(ws), this.#connectTimeoutMs);
+    }
   }
 
   /** @param {WebSocket} ws */
   #handleOpen(ws) {
     if (ws !== this.#ws) return;
+    this.#connectTimer = clear(this.#connectTimer);
     this.#isOpen = true;
     if (this.#closed) return;
     if (this.#stableAfterMs === 0) this.#attempt = 0;
@@ -396,6 +410,23 @@ export class WsrawClient extends EventTarget {
   }
 
   /**
+   * The handshake was not answered in time: abandon the socket (a CONNECTING socket
+   * has no close frame to send) and report it as browsers report a failed handshake.
+   * @param {WebSocket} ws
+   */
+  #connectTimedOut(ws) {
+    this.#connectTimer = undefined;
+    if (ws !== this.#ws || this.#isOpen) return;
+    this.#detach(ws);
+    try {
+      ws.close();
+    } catch {
+      // ignore
+    }
+    this.#socketGone(1006, CONNECT_TIMEOUT_REASON, false);
+  }
+
+  /**
    * The current socket is finished: report it and, unless closed, schedule the next one.
    * @param {number} code
    * @param {string} reason
@@ -421,8 +452,9 @@ export class WsrawClient extends EventTarget {
     this.#emit(new ReconnectingEvent(attempt, delay));
   }
 
-  /** Clears the per-connection timers (heartbeat, deadline, stability). */
+  /** Clears the per-connection timers (connect, heartbeat, deadline, stability). */
   #stopTimers() {
+    this.#connectTimer = clear(this.#connectTimer);
     if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
     this.#pingTimer = undefined;
     this.#deadlineTimer = clear(this.#deadlineTimer);

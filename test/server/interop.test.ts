@@ -1,0 +1,60 @@
+/**
+ * Interoperability with independent client implementations: the `ws` package, and Node's
+ * built-in WebSocket (undici), run in a child process since Node 20 needs
+ * `--experimental-websocket` for it.
+ */
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import type { UpgradedRequest } from "../../src/index.js";
+import { Tap, echo, runNode, useResources, within } from "./helpers.js";
+
+const resources = useResources();
+const NODE_CLIENT = fileURLToPath(new URL("./fixtures/node-websocket-client.mjs", import.meta.url));
+
+async function echoServer() {
+  const tap = new Tap((req: UpgradedRequest) => echo(req.websocket));
+  const { url } = await resources.server({ "/echo": tap.route({ protocols: ["chat"] }) });
+  return { tap, url: url("/echo") };
+}
+
+describe("interop", () => {
+  it("the ws client: text and binary both ways, subprotocol, clean close", async () => {
+    const { tap, url } = await echoServer();
+    const peer = await resources.ws(url, ["chat"]);
+    expect(peer.ws.protocol).toBe("chat");
+    const ws = await tap.next();
+    peer.ws.send("hello from ws");
+    peer.ws.send(Buffer.from([0, 1, 254, 255]));
+    peer.ws.send("é 🎉 日本");
+    expect(await peer.next()).toBe("hello from ws");
+    expect(await peer.next()).toEqual(Buffer.from([0, 1, 254, 255]));
+    expect(await peer.next()).toBe("é 🎉 日本");
+    // Server-initiated messages of both kinds too.
+    ws.send("from the server");
+    ws.send(new Uint8Array([42]));
+    expect(await peer.next()).toBe("from the server");
+    expect(await peer.next()).toEqual(Buffer.from([42]));
+
+    peer.ws.close(1000, "bye");
+    expect(await peer.closed()).toEqual({ code: 1000, reason: "" });
+    expect(await within(ws.closed, "closed")).toEqual({ code: 1000, reason: "bye", wasClean: true });
+  });
+
+  it("Node's built-in WebSocket: text and binary, subprotocol, clean close", async () => {
+    const { tap, url } = await echoServer();
+    // Node 20 and 21 hide the global WebSocket behind the flag; later versions have it.
+    const flags = typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function" ? [] : ["--experimental-websocket"];
+    const { code, stdout, stderr } = await runNode([...flags, NODE_CLIENT, url]);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout.trim().split("\n").pop()!);
+    expect(result).toEqual({
+      opened: true,
+      protocol: "chat",
+      messages: [{ text: "hello from node" }, { binary: [1, 2, 3, 250] }, { text: "é 🎉 日本" }],
+      close: { code: 1000, reason: "", wasClean: true },
+      error: null,
+    });
+    const ws = await tap.next();
+    expect(await within(ws.closed, "closed")).toEqual({ code: 1000, reason: "done", wasClean: true });
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * The server as a whole: shutting down with open connections, and sharing a port with a
+ * `node:http` server through `handleUpgrade`.
+ */
+import { type IncomingMessage, type Server, createServer as createHttpServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, expect, it } from "vitest";
+import { encodeMessage } from "../../src/frame/index.js";
+import { createServer } from "../../src/index.js";
+import { HOST, RawClient, Tap, WsPeer, echoRoute, upgradeRequest, useResources, within } from "./helpers.js";
+
+const resources = useResources();
+
+describe("server.close()", () => {
+  it("closes every connection with 1001, resolves, and stops accepting", async () => {
+    const tap = new Tap();
+    const { server, port, url } = await resources.server({ "/echo": echoRoute(), "/t": tap.route() });
+    const peers = await Promise.all([resources.ws(url("/echo")), resources.ws(url("/echo")), resources.ws(url("/t"))]);
+    const tapped = await tap.next();
+    const raw = await resources.rawWebSocket(port, { path: "/echo" });
+    // A socket still in its handshake is dropped too.
+    const halfway = await resources.raw(port);
+    halfway.write(Buffer.from("GET /echo HTTP/1.1\r\n"));
+    expect(server.connections).toBe(4);
+
+    const closing = server.close();
+    // The raw client answers the close frame by hand, like any client would.
+    expect(await raw.nextFrame()).toMatchObject({ type: "close", code: 1001 });
+    raw.sendClose(1001);
+    await within(closing, "server.close()");
+
+    for (const peer of peers) expect((await peer.closed()).code).toBe(1001);
+    expect(await within(tapped.closed, "closed")).toMatchObject({ code: 1001, wasClean: true });
+    expect(server.connections).toBe(0);
+    await halfway.waitClosed();
+    await expect(RawClient.connect(port)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("stops accepting at once, and waits at most closeTimeoutMs for a client that never answers", async () => {
+    const { server, port } = await resources.server({ "/echo": echoRoute() }, { closeTimeoutMs: 1_000 });
+    const stubborn = await resources.rawWebSocket(port, { path: "/echo" });
+    const started = performance.now();
+    const closing = server.close();
+    expect(await stubborn.nextFrame()).toMatchObject({ type: "close", code: 1001 });
+    await expect(RawClient.connect(port)).rejects.toThrow(/ECONNREFUSED/);
+    await within(closing, "server.close() with a client that never answers");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    await stubborn.waitClosed();
+    expect(server.connections).toBe(0);
+    await within(server.close(), "a second server.close()");
+  });
+});
+
+describe("handleUpgrade behind a node:http server", () => {
+  async function httpWithWsraw() {
+    const wsraw = createServer();
+    wsraw.route("/echo", echoRoute());
+    const http: Server = createHttpServer((req, res) => {
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      res.end(`http server saw ${req.method} ${req.url}`);
+    });
+    http.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => wsraw.handleUpgrade(req, socket, head));
+    await new Promise<void>((resolve) => http.listen(0, HOST, resolve));
+    const { port } = http.address() as AddressInfo;
+    resources.defer(async () => {
+      http.closeAllConnections();
+      await within(wsraw.close(), "the wsraw server to close");
+      await within(new Promise((resolve) => http.close(resolve)), "the http server to close");
+    });
+    return { port, wsraw };
+  }
+
+  it("a WebSocket on an upgrade request works (echo)", async () => {
+    const { port, wsraw } = await httpWithWsraw();
+    const peer = await resources.ws(`ws://${HOST}:${port}/echo`);
+    expect(wsraw.connections).toBe(1);
+    peer.ws.send("through node:http");
+    expect(await peer.next()).toBe("through node:http");
+    peer.ws.send(Buffer.from([9, 8, 7]));
+    expect(await peer.next()).toEqual(Buffer.from([9, 8, 7]));
+    peer.ws.close(1000);
+    expect((await peer.closed()).code).toBe(1000);
+  });
+
+  it("a frame in the same packet as the upgrade request (node:http's `head`) is not lost", async () => {
+    const { port } = await httpWithWsraw();
+    const client = await resources.raw(port);
+    client.write([upgradeRequest({ path: "/echo" }), ...encodeMessage("in the head", { mask: true })]);
+    expect((await client.response()).status).toBe(101);
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "in the head" });
+  });
+
+  it("plain HTTP is still served by the http server", async () => {
+    const { port } = await httpWithWsraw();
+    const body = await within(
+      new Promise<string>((resolve, reject) => {
+        httpRequest({ host: HOST, port, path: "/page?x=1" }, (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve(`${res.statusCode} ${text}`));
+        })
+          .on("error", reject)
+          .end();
+      }),
+      "the http response",
+    );
+    expect(body).toBe("200 http server saw GET /page?x=1");
+  });
+
+  it("an upgrade on an unknown path gets 404 on the socket", async () => {
+    const { port } = await httpWithWsraw();
+    const response = await resources.request(port, upgradeRequest({ path: "/nowhere" }));
+    expect(response.status).toBe(404);
+    await expect(WsPeer.open(`ws://${HOST}:${port}/nowhere`)).rejects.toThrow(/404/);
+  });
+
+  it("a client that leaves without a close frame ends the connection (1006), half-open sockets included", async () => {
+    // node:http's sockets are allowHalfOpen: the peer's FIN alone does not close them.
+    const tap = new Tap();
+    const { port, wsraw } = await httpWithWsraw();
+    wsraw.route("/t", tap.route());
+    const client = await resources.rawWebSocket(port, { path: "/t" });
+    const ws = await tap.next();
+    const waiting = ws.wait();
+    client.destroy();
+    expect(await within(ws.closed, "closed after the client left")).toEqual({ code: 1006, reason: "", wasClean: false });
+    expect(await within(waiting, "wait()")).toBeNull();
+    expect(wsraw.connections).toBe(0);
+  });
+
+  it("an invalid handshake gets its status on the socket", async () => {
+    const { port } = await httpWithWsraw();
+    const response = await resources.request(
+      port,
+      upgradeRequest({ path: "/echo", headers: { "Sec-WebSocket-Version": "8" } }),
+    );
+    expect(response.status).toBe(426);
+    expect(response.headers["sec-websocket-version"]).toBe("13");
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * Data messages and ping/pong over real sockets: echo through the `ws` client at every
+ * length-encoding boundary up to the 16 MiB default limit, UTF-8, fragmented input from
+ * the raw client, and control frames (RFC 6455 §5.4, §5.5.2, §5.5.3).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { encodeMessage } from "../../src/frame/index.js";
+import {
+  KiB,
+  MiB,
+  Tap,
+  echoRoute,
+  patternBytes,
+  patternText,
+  useResources,
+  type TestServer,
+} from "./helpers.js";
+
+const shared = useResources("all");
+const resources = useResources();
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await shared.server({ "/echo": echoRoute() });
+});
+
+describe("echo through the ws client", () => {
+  // Each side of every payload-length encoding (7-bit, 16-bit, 64-bit), then large ones.
+  const sizes = [0, 1, 125, 126, 65535, 65536, MiB, 16 * MiB];
+  const cases = sizes.flatMap((size) => [
+    { kind: "binary", size },
+    { kind: "text", size },
+  ]);
+
+  it.each(cases)("$kind message of $size bytes", async ({ kind, size }) => {
+    const peer = await resources.ws(server.url("/echo"));
+    const sent = kind === "binary" ? patternBytes(size, size) : patternText(size);
+    peer.ws.send(sent);
+    const received = await peer.next(20_000);
+    if (kind === "binary") {
+      expect(Buffer.isBuffer(received)).toBe(true);
+      expect((received as Buffer).length).toBe(size);
+      expect((received as Buffer).equals(sent as Buffer)).toBe(true);
+    } else {
+      expect(typeof received).toBe("string");
+      expect((received as string).length).toBe(size);
+      expect(received === sent).toBe(true);
+    }
+  });
+
+  it("text with multibyte UTF-8 (2, 3 and 4-byte sequences) comes back unchanged", async () => {
+    const peer = await resources.ws(server.url("/echo"));
+    const texts = ["héllo wörld", "日本語のテキスト", "emoji 🎉🚀 and 𝄞", "mixed: ñ 中 😀 a"];
+    for (const text of texts) peer.ws.send(text);
+    for (const text of texts) expect(await peer.next()).toBe(text);
+  });
+
+  it("many messages in a burst come back in order", async () => {
+    const peer = await resources.ws(server.url("/echo"));
+    const count = 2000;
+    for (let i = 0; i < count; i++) peer.ws.send(i % 2 === 0 ? `m${i}` : Buffer.from(`b${i}`));
+    for (let i = 0; i < count; i++) {
+      const message = await peer.next();
+      expect(i % 2 === 0 ? message : (message as Buffer).toString()).toBe(i % 2 === 0 ? `m${i}` : `b${i}`);
+    }
+  });
+});
+
+describe("fragmented input from a raw client (RFC 6455 §5.4)", () => {
+  it("joins fragments; a ping between them is answered before the message is echoed", async () => {
+    const client = await resources.rawWebSocket(server.port, { path: "/echo" });
+    const frames = encodeMessage("Hello, fragmented world", { mask: true, fragmentSize: 5 });
+    expect(frames.length).toBe(5);
+    client.write(frames.slice(0, 2));
+    client.ping("between");
+    client.write(frames.slice(2));
+    expect(await client.nextFrame()).toEqual({ type: "pong", data: Buffer.from("between") });
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "Hello, fragmented world" });
+  });
+
+  it("fragments sent in separate writes, with the ping as its own write", async () => {
+    const client = await resources.rawWebSocket(server.port, { path: "/echo" });
+    const payload = patternBytes(3000);
+    const frames = encodeMessage(payload, { mask: true, fragmentSize: 1000 });
+    client.write(frames[0]);
+    client.ping("p1");
+    expect(await client.nextFrame()).toEqual({ type: "pong", data: Buffer.from("p1") });
+    client.write(frames[1]);
+    client.ping("p2");
+    expect(await client.nextFrame()).toEqual({ type: "pong", data: Buffer.from("p2") });
+    client.write(frames[2]);
+    expect(await client.nextFrame()).toEqual({ type: "binary", data: payload });
+  });
+
+  it("a multibyte character split across fragments is valid UTF-8", async () => {
+    const client = await resources.rawWebSocket(server.port, { path: "/echo" });
+    client.sendText("日本🎉", 1); // one byte per fragment: every character is split
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "日本🎉" });
+  });
+
+  it("a fragmented message of 1 MiB in 64 KiB fragments", async () => {
+    const client = await resources.rawWebSocket(server.port, { path: "/echo" });
+    const payload = patternBytes(MiB, 3);
+    client.sendBinary(payload, 64 * KiB);
+    const frame = await client.nextFrame();
+    expect(frame.type).toBe("binary");
+    expect((frame as { data: Buffer }).data.equals(payload)).toBe(true);
+  });
+});
+
+describe("ping and pong (RFC 6455 §5.5.2, §5.5.3)", () => {
+  it.each([
+    ["empty", Buffer.alloc(0)],
+    ["text", Buffer.from("are you there?")],
+    ["125 bytes", patternBytes(125)],
+  ] as const)("answers a %s ping with a pong of the same payload", async (_, payload) => {
+    const client = await resources.rawWebSocket(server.port, { path: "/echo" });
+    client.ping(payload);
+    expect(await client.nextFrame()).toEqual({ type: "pong", data: payload });
+  });
+
+  it("answers several pings in order and ignores unsolicited pongs", async () => {
+    const client = await resources.rawWebSocket(server.port, { path: "/echo" });
+    client.pong("unsolicited");
+    for (const data of ["1", "2", "3"]) client.ping(data);
+    client.sendText("after");
+    for (const data of ["1", "2", "3"]) expect(await client.nextFrame()).toEqual({ type: "pong", data: Buffer.from(data) });
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "after" });
+  });
+
+  it("ws.ping() from the server reaches the ws client, whose pong the server takes", async () => {
+    const tap = new Tap();
+    const { url } = await resources.server({ "/tap": tap.route() });
+    const peer = await resources.ws(url("/tap"));
+    const ws = await tap.next();
+    ws.ping("heartbeat");
+    expect((await peer.pings.next()).toString()).toBe("heartbeat");
+    ws.ping(Uint8Array.from([1, 2, 3]));
+    expect(await peer.pings.next()).toEqual(Buffer.from([1, 2, 3]));
+    expect(() => ws.ping(Buffer.alloc(126))).toThrow(RangeError);
+    // The connection is still fine after the auto-pongs.
+    ws.send("still open");
+    expect(await peer.next()).toBe("still open");
+  });
+});
