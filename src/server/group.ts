@@ -82,9 +82,63 @@ export function deliver(
 
 export const DEFAULT_GROUP_BUFFER_LIMIT = 1024 * 1024;
 
+const NO_MEMBERS: ReadonlySet<WebSocket> = new Set();
+
 /**
- * A named set of connections (a chat room, a live-comment channel) that can be sent to
- * at once. A connection leaves every group automatically when it closes.
+ * The server's membership table: which connections are in which named group. Membership
+ * belongs to the name, not to a `Group` object, so every handle on a name sees the same
+ * members. A name is forgotten when its last member leaves, so names that come from users
+ * (chat rooms) cannot pile up.
+ * @internal
+ */
+export class GroupRegistry {
+  private readonly members = new Map<string, Set<WebSocket>>();
+  /** The handle listed in `server.groups` for each occupied name: the one that filled it. */
+  readonly handles = new Map<string, Group>();
+  /** The names each connection is in, to leave them all when it closes. */
+  private readonly memberships = new Map<WebSocket, Set<string>>();
+
+  membersOf(name: string): ReadonlySet<WebSocket> {
+    return this.members.get(name) ?? NO_MEMBERS;
+  }
+
+  join(group: Group, ws: WebSocket): void {
+    let members = this.members.get(group.name);
+    if (members === undefined) {
+      this.members.set(group.name, (members = new Set()));
+      this.handles.set(group.name, group);
+    }
+    members.add(ws);
+    let names = this.memberships.get(ws);
+    if (names === undefined) this.memberships.set(ws, (names = new Set()));
+    names.add(group.name);
+  }
+
+  leave(name: string, ws: WebSocket): boolean {
+    const members = this.members.get(name);
+    if (members === undefined || !members.delete(ws)) return false;
+    if (members.size === 0) {
+      this.members.delete(name);
+      this.handles.delete(name);
+    }
+    const names = this.memberships.get(ws)!;
+    names.delete(name);
+    if (names.size === 0) this.memberships.delete(ws);
+    return true;
+  }
+
+  /** Removes a closed connection from every group it was in. */
+  leaveAll(ws: WebSocket): void {
+    const names = this.memberships.get(ws);
+    if (names === undefined) return;
+    for (const name of [...names]) this.leave(name, ws);
+  }
+}
+
+/**
+ * A handle on a named set of connections (a chat room, a live-comment channel) that can
+ * be sent to at once. Get one with `server.group(name)`. A connection leaves every group
+ * automatically when it closes.
  *
  * @example
  * ```ts
@@ -94,48 +148,37 @@ export const DEFAULT_GROUP_BUFFER_LIMIT = 1024 * 1024;
  * ```
  */
 export class Group {
-  private readonly members = new Set<WebSocket>();
-  private readonly leaveOnClose = (ws: WebSocket): void => {
-    this.remove(ws);
-  };
-
+  /** @internal Created by `server.group()`. */
   constructor(
     /** The group's name. */
     readonly name: string,
+    private readonly registry: GroupRegistry,
     private readonly options: GroupOptions = {},
-    /** Called when the group becomes empty or non-empty (the server's registry uses it). */
-    private readonly onOccupancy?: (group: Group, occupied: boolean) => void,
   ) {}
 
   /** Number of members. */
   get size(): number {
-    return this.members.size;
+    return this.registry.membersOf(this.name).size;
   }
 
-  /** Adds a connection; it is removed when it closes. Closed connections are not added. */
+  /** Adds a connection; it is removed when it closes. Closing or closed connections are not added. */
   add(ws: WebSocket): this {
-    if (ws.readyState === ReadyState.CLOSED || this.members.has(ws)) return this;
-    this.members.add(ws);
-    ws.onClose(this.leaveOnClose);
-    if (this.members.size === 1) this.onOccupancy?.(this, true);
+    if (ws.readyState === ReadyState.OPEN) this.registry.join(this, ws);
     return this;
   }
 
   /** Removes a connection; returns whether it was a member. */
   remove(ws: WebSocket): boolean {
-    if (!this.members.delete(ws)) return false;
-    ws.offClose(this.leaveOnClose);
-    if (this.members.size === 0) this.onOccupancy?.(this, false);
-    return true;
+    return this.registry.leave(this.name, ws);
   }
 
   has(ws: WebSocket): boolean {
-    return this.members.has(ws);
+    return this.registry.membersOf(this.name).has(ws);
   }
 
   /** The members, in the order they joined. */
   [Symbol.iterator](): IterableIterator<WebSocket> {
-    return this.members.values();
+    return this.registry.membersOf(this.name).values();
   }
 
   /**
@@ -145,7 +188,7 @@ export class Group {
   broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): BroadcastReport {
     return deliver(
       encodeBroadcast(data),
-      this.members,
+      this.registry.membersOf(this.name),
       options.except,
       this.options.slowMemberPolicy ?? "skip",
       this.options.maxBufferedAmount ?? DEFAULT_GROUP_BUFFER_LIMIT,

@@ -23,6 +23,7 @@ import {
   type BroadcastReport,
   Group,
   type GroupOptions,
+  GroupRegistry,
   deliver,
   encodeBroadcast,
 } from "./group.js";
@@ -109,8 +110,7 @@ export class WsrawServer {
   private readonly openConnections = new Set<WebSocket>();
   /** Sockets before or during the handshake, and plain HTTP exchanges. */
   private readonly pendingSockets = new Set<Duplex>();
-  /** Groups that have members. */
-  private readonly groupRegistry = new Map<string, Group>();
+  private readonly groupRegistry = new GroupRegistry();
   private readonly userConnections = new Map<UserId, Set<WebSocket>>();
   private readonly connectionOptions: ConnectionOptions;
   private readonly options: ServerOptions & typeof DEFAULTS;
@@ -147,22 +147,19 @@ export class WsrawServer {
 
   /** Groups that currently have members, by name. */
   get groups(): ReadonlyMap<string, Group> {
-    return this.groupRegistry;
+    return this.groupRegistry.handles;
   }
 
   /**
-   * The group called `name`: the existing one, or a new empty one. A group is listed in
-   * `groups` while it has members and forgotten when its last member leaves, so names
-   * that come from users (chat rooms) cannot pile up. `options` apply when it is created.
+   * A handle on the group called `name`. Membership belongs to the name: every handle on
+   * it sees the same members, and while it has members this returns the same handle. A
+   * name is forgotten when its last member leaves, so names that come from users (chat
+   * rooms) cannot pile up. `options` (the slow-member policy of broadcasts made through
+   * the handle) give a new handle on the same members.
    */
-  group(name: string, options: GroupOptions = {}): Group {
-    return (
-      this.groupRegistry.get(name) ??
-      new Group(name, options, (group, occupied) => {
-        if (occupied) this.groupRegistry.set(name, group);
-        else if (this.groupRegistry.get(name) === group) this.groupRegistry.delete(name);
-      })
-    );
+  group(name: string, options?: GroupOptions): Group {
+    const existing = options === undefined ? this.groupRegistry.handles.get(name) : undefined;
+    return existing ?? new Group(name, this.groupRegistry, options);
   }
 
   /**
@@ -361,7 +358,10 @@ export class WsrawServer {
     req.websocket = ws;
     this.pendingSockets.delete(socket);
     this.openConnections.add(ws);
-    ws.onClose(() => this.openConnections.delete(ws));
+    ws.onClose(() => {
+      this.openConnections.delete(ws);
+      this.groupRegistry.leaveAll(ws);
+    });
     if (ws.user !== undefined) this.addUserConnection(ws.user, ws);
     ws.start(rest);
     this.runHandler(route, req as UpgradedRequest);

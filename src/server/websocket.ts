@@ -285,6 +285,7 @@ export class WebSocket implements AsyncIterable<Message> {
   /** Destroys the TCP connection at once, without a closing handshake (`closed`: 1006). */
   terminate(reason = ""): void {
     if (this.state === ReadyState.CLOSED) return;
+    this.state = ReadyState.CLOSING;
     this.failure ??= { code: CloseCode.Abnormal, reason };
     this.writer.discard();
     this.socket.destroy();
@@ -294,12 +295,6 @@ export class WebSocket implements AsyncIterable<Message> {
   onClose(listener: (ws: WebSocket) => void): void {
     if (this.state === ReadyState.CLOSED) listener(this);
     else this.closeListeners.push(listener);
-  }
-
-  /** @internal Undoes `onClose`. */
-  offClose(listener: (ws: WebSocket) => void): void {
-    const index = this.closeListeners.indexOf(listener);
-    if (index !== -1) this.closeListeners.splice(index, 1);
   }
 
   /** @internal Feeds bytes that arrived with the handshake, then starts reading. */
@@ -358,7 +353,10 @@ export class WebSocket implements AsyncIterable<Message> {
       return;
     }
     this.queue.push(message);
-    this.queuedBytes += payload.length;
+    // Counted as `read()` discounts it (a string by its length, what it holds in memory):
+    // with UTF-8 byte counts here, multi-byte text would leave a residue on every read
+    // until the total never fell below the resume mark and the connection stalled.
+    this.queuedBytes += messageSize(message);
     if (
       !this.paused &&
       (this.queue.length >= this.options.maxQueuedMessages || this.queuedBytes >= this.options.maxQueuedBytes)

@@ -108,6 +108,21 @@ describe("membership", () => {
     expect(room.broadcast("nobody")).toEqual({ delivered: 0, skipped: 0, closed: 0 });
   });
 
+  it("membership belongs to the name: handles taken before anyone joined share members", async () => {
+    const { srv, clients: cs, conns } = await setUp(2);
+    const first = srv.server.group("shared");
+    const second = srv.server.group("shared");
+    first.add(conns[0]);
+    second.add(conns[1]);
+    expect(first.size).toBe(2);
+    expect([...second]).toEqual([conns[0], conns[1]]);
+    expect(srv.server.groups.get("shared")).toBe(first);
+    expect(second.broadcast("both")).toEqual({ delivered: 2, skipped: 0, closed: 0 });
+    expect(await received(conns, cs)).toEqual([["both"], ["both"]]);
+    // A handle with its own options works on the same members.
+    expect(srv.server.group("shared", { slowMemberPolicy: "close" }).size).toBe(2);
+  });
+
   it("add() ignores a closed connection", async () => {
     const { srv, clients: cs, conns } = await setUp(1);
     cs[0].close();
