@@ -219,7 +219,9 @@ export class WebSocket implements AsyncIterable<Message> {
   send(data: string | Uint8Array | ArrayBuffer): boolean {
     this.assertOpen();
     if (typeof data === "string") {
-      this.checkBufferLimit(data.length);
+      // A UTF-16 code unit is at most 3 bytes of UTF-8: count exactly only near the limit.
+      const near = this.writer.bufferedAmount + data.length * 3 > this.options.maxBufferedAmount;
+      this.checkBufferLimit(near ? Buffer.byteLength(data) : data.length);
       this.writer.text(data);
     } else {
       const bytes = toBuffer(data);
