@@ -1,5 +1,6 @@
 import { randomFillSync } from "node:crypto";
 import { isValidCloseCode } from "./close-code.js";
+import { view } from "./buffer-view.js";
 import { mask } from "./mask.js";
 import { Opcode, isControlOpcode } from "./opcode.js";
 
@@ -75,17 +76,27 @@ export function writeFrameHeader(
 // (RFC 6455 §5.3: keys must be unpredictable, so a CSPRNG; one syscall per key is wasteful).
 const keyPool = Buffer.allocUnsafe(4 * 256);
 let keyPoolOffset = keyPool.length;
+/** Handed out by `randomMaskKey` and refilled by each call: no allocation per key. */
+const currentKey = Buffer.allocUnsafe(4);
 
-/** A fresh, unpredictable 4-byte masking key. The view is valid until the next call. */
+/** A fresh, unpredictable 4-byte masking key. The buffer is valid until the next call. */
 export function randomMaskKey(): Buffer {
   if (keyPoolOffset === keyPool.length) {
     randomFillSync(keyPool);
     keyPoolOffset = 0;
   }
-  const key = keyPool.subarray(keyPoolOffset, keyPoolOffset + 4);
-  keyPoolOffset += 4;
-  return key;
+  const at = keyPoolOffset;
+  currentKey[0] = keyPool[at];
+  currentKey[1] = keyPool[at + 1];
+  currentKey[2] = keyPool[at + 2];
+  currentKey[3] = keyPool[at + 3];
+  keyPoolOffset = at + 4;
+  return currentKey;
 }
+
+
+/** Below this, copying and masking in one byte loop beats `set` + `mask` on a new view. */
+const FUSED_MASK_THRESHOLD = 48;
 
 /**
  * Encodes one frame as the buffers to write, in order. Unmasked, a large payload is not
@@ -101,8 +112,12 @@ export function encodeFrame(opcode: number, payload: Uint8Array, options: Encode
     const key = randomMaskKey();
     const frame = Buffer.allocUnsafe(frameHeaderSize(length, true) + length);
     const start = writeFrameHeader(frame, 0, opcode, length, fin, key);
-    frame.set(payload, start);
-    mask(frame.subarray(start), key);
+    if (length < FUSED_MASK_THRESHOLD) {
+      for (let i = 0; i < length; i++) frame[start + i] = payload[i] ^ key[i & 3];
+    } else {
+      frame.set(payload, start);
+      mask(view(frame, start, length), key);
+    }
     return [frame];
   }
   const headerSize = frameHeaderSize(length, false);
