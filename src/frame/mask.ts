@@ -27,6 +27,13 @@ export function mask(data: Uint8Array, key: Uint8Array, offset = 0): void {
   const k2 = key[(offset + 2) & 3];
   const k3 = key[(offset + 3) & 3];
   let i = 0;
+  if (length >= SIMD_THRESHOLD && simdXor !== undefined) {
+    // WebAssembly memory is little-endian whatever this machine is.
+    i = length & ~15;
+    simdXor(data.subarray(0, i), k0 | (k1 << 8) | (k2 << 16) | (k3 << 24));
+    for (; i < length; i++) data[i] ^= key[(offset + i) & 3];
+    return;
+  }
   if (length >= WORD_THRESHOLD) {
     // Bytes before the first 4-byte-aligned address.
     const head = (4 - (data.byteOffset & 3)) & 3;
@@ -77,6 +84,72 @@ export function mask(data: Uint8Array, key: Uint8Array, offset = 0): void {
     }
   }
 }
+
+/** From this size on, the WebAssembly SIMD path (two copies, 16-byte XORs) is faster. */
+const SIMD_THRESHOLD = 1024;
+/** The data goes through the module's memory this many bytes at a time. */
+const SIMD_WINDOW = 64 * 1024;
+/**
+ * Where that window starts in the module's memory: half a page away from the alignments
+ * socket buffers usually have. Copies between addresses a multiple of 4 KiB apart alias in
+ * the CPU's store buffer and ran at ~2 GB/s instead of ~15 (page-aligned 1 MiB buffers).
+ */
+const SIMD_WINDOW_OFFSET = 2048 + 64;
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => unknown;
+  Instance: new (module: unknown) => { exports: Record<string, unknown> };
+}
+
+/**
+ * XORs `data` (a multiple of 16 bytes long) with a little-endian key word, 16 bytes per
+ * instruction, through a 90-byte WebAssembly module:
+ *
+ *   (func (export "x") (param $p i32) (param $n i32) (param $k i32) (local $kv v128)
+ *     (local.set $kv (i32x4.splat (local.get $k)))
+ *     (block (loop
+ *       (br_if 1 (i32.lt_u (local.get $n) (i32.const 16)))
+ *       (v128.store (local.get $p) (v128.xor (v128.load (local.get $p)) (local.get $kv)))
+ *       (local.set $p (i32.add (local.get $p) (i32.const 16)))
+ *       (local.set $n (i32.sub (local.get $n) (i32.const 16)))
+ *       (br 0))))
+ *
+ * Undefined where WebAssembly or its SIMD is missing; the JS loops then do all the work.
+ */
+const simdXor: ((data: Uint8Array, keyWord: number) => void) | undefined = (() => {
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (wasm === undefined) return undefined;
+  const section = (id: number, content: number[]): number[] => [id, content.length, ...content];
+  const body = [
+    0x01, 0x01, 0x7b, 0x20, 0x02, 0xfd, 0x11, 0x21, 0x03, 0x02, 0x40, 0x03, 0x40, 0x20, 0x01, 0x41,
+    0x10, 0x49, 0x0d, 0x01, 0x20, 0x00, 0x20, 0x00, 0xfd, 0x00, 0x04, 0x00, 0x20, 0x03, 0xfd, 0x51,
+    0xfd, 0x0b, 0x04, 0x00, 0x20, 0x00, 0x41, 0x10, 0x6a, 0x21, 0x00, 0x20, 0x01, 0x41, 0x10, 0x6b,
+    0x21, 0x01, 0x0c, 0x00, 0x0b, 0x0b, 0x0b,
+  ];
+  const bytes = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00]), // type (i32 i32 i32) -> ()
+    ...section(3, [0x01, 0x00]), // one function of that type
+    ...section(5, [0x01, 0x00, 0x02]), // memory: 2 pages (window + offset)
+    ...section(7, [0x02, 0x01, 0x6d, 0x02, 0x00, 0x01, 0x78, 0x00, 0x00]), // export "m", "x"
+    ...section(10, [0x01, body.length, ...body]), // the function body above
+  ]);
+  try {
+    const { exports } = new wasm.Instance(new wasm.Module(bytes));
+    const memory = new Uint8Array((exports.m as { buffer: ArrayBuffer }).buffer, SIMD_WINDOW_OFFSET, SIMD_WINDOW);
+    const xor = exports.x as (pointer: number, length: number, keyWord: number) => void;
+    return (data, keyWord) => {
+      for (let at = 0; at < data.length; at += SIMD_WINDOW) {
+        const piece = data.subarray(at, Math.min(at + SIMD_WINDOW, data.length));
+        memory.set(piece);
+        xor(SIMD_WINDOW_OFFSET, piece.length, keyWord);
+        piece.set(memory.subarray(0, piece.length));
+      }
+    };
+  } catch {
+    return undefined; // an engine without WebAssembly SIMD: the JS paths are correct, only slower
+  }
+})();
 
 /**
  * Writes `source` XOR `key` into `target` at `targetOffset`, leaving `source` untouched:

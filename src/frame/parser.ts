@@ -84,7 +84,8 @@ export class FrameParser {
   private state = READ_HEADER;
 
   // A header that is split between chunks is gathered here.
-  private readonly headerBytes = Buffer.allocUnsafe(MAX_HEADER);
+  // Allocated the first time it is needed: most connections never split a header.
+  private headerBytes: Buffer | undefined;
   private headerLength = 0;
 
   // The frame being read.
@@ -189,8 +190,8 @@ export class FrameParser {
     const gathered = this.headerLength;
     if (gathered > 0) {
       const take = Math.min(MAX_HEADER - gathered, available);
-      chunk.copy(this.headerBytes, gathered, pos, pos + take);
-      source = this.headerBytes;
+      chunk.copy(this.headerBytes!, gathered, pos, pos + take);
+      source = this.headerBytes!;
       at = 0;
       available = gathered + take;
     }
@@ -240,7 +241,7 @@ export class FrameParser {
   }
 
   private stashHeader(chunk: Buffer, pos: number, available: number): number {
-    if (this.headerLength === 0) chunk.copy(this.headerBytes, 0, pos);
+    if (this.headerLength === 0) chunk.copy((this.headerBytes ??= Buffer.allocUnsafe(MAX_HEADER)), 0, pos);
     this.headerLength = available;
     return -1;
   }

@@ -30,7 +30,7 @@ import {
 import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "./liveness.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import type { Authorizer, HttpResult, OriginPolicy, Route, RouteOptions } from "./routes.js";
-import { type ConnectionOptions, WebSocket } from "./websocket.js";
+import { type ConnectionOptions, ReadyState, WebSocket } from "./websocket.js";
 
 /** Server options. Every limit has a default; see the README's "Limits and defaults". */
 export interface ServerOptions {
@@ -113,6 +113,8 @@ export class WsrawServer {
   private readonly groupRegistry = new GroupRegistry();
   private readonly userConnections = new Map<UserId, Set<WebSocket>>();
   private readonly connectionOptions: ConnectionOptions;
+  /** The same with `answerAppPings`: shared by the connections, not copied for each. */
+  private readonly connectionOptionsAnsweringPings: ConnectionOptions;
   private readonly options: ServerOptions & typeof DEFAULTS;
   private readonly heartbeat: Heartbeat | undefined;
   private readonly idleTimeout: IdleTimeout | undefined;
@@ -131,6 +133,7 @@ export class WsrawServer {
       closeTimeoutMs: o.closeTimeoutMs,
       answerAppPings: false,
     };
+    this.connectionOptionsAnsweringPings = { ...this.connectionOptions, answerAppPings: true };
     if (o.heartbeat) this.heartbeat = new Heartbeat(this.openConnections, o.heartbeat);
     if (o.idleTimeoutMs) this.idleTimeout = new IdleTimeout(this.openConnections, o.idleTimeoutMs);
   }
@@ -225,7 +228,7 @@ export class WsrawServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.pendingSockets.add(socket);
     socket.on("error", ignore);
-    socket.once("close", () => this.pendingSockets.delete(socket));
+    untrackOnClose(this.pendingSockets, socket);
     let requestHead: RequestHead;
     try {
       requestHead = headFromIncomingMessage(req);
@@ -262,15 +265,19 @@ export class WsrawServer {
   private acceptSocket(socket: Socket): void {
     this.pendingSockets.add(socket);
     socket.on("error", ignore);
+    untrackOnClose(this.pendingSockets, socket);
     const parser = new RequestHeadParser({ maxHeaderSize: this.options.maxHeaderSize });
     const timer = setTimeout(() => {
       // Stop parsing: a head completed after the 408 must not be upgraded on the ended socket.
       done();
       this.refuse(socket, new HttpError(408, "The request head did not arrive in time"), undefined);
     }, this.options.handshakeTimeoutMs);
+    // Every listener of this scope is removed once the head is in, so that nothing keeps
+    // the head parser and the timer alive for the life of the connection.
     const done = (): void => {
       clearTimeout(timer);
       socket.off("data", onData);
+      socket.off("close", done);
     };
     const onData = (chunk: Buffer): void => {
       let result;
@@ -286,10 +293,7 @@ export class WsrawServer {
       void this.dispatch(socket, result.head, result.rest);
     };
     socket.on("data", onData);
-    socket.once("close", () => {
-      done();
-      this.pendingSockets.delete(socket);
-    });
+    socket.once("close", done);
   }
 
   /** Routes a complete request head: plain HTTP, or the upgrade. */
@@ -350,7 +354,7 @@ export class WsrawServer {
     socket.write(buildUpgradeResponse({ key: handshake.key, protocol, extensions }));
     const ws = new WebSocket(
       socket as Socket,
-      { ...this.connectionOptions, answerAppPings: routeOptions.answerAppPings ?? false },
+      routeOptions.answerAppPings ? this.connectionOptionsAnsweringPings : this.connectionOptions,
       protocol ?? "",
       extensions,
     );
@@ -380,16 +384,16 @@ export class WsrawServer {
   /** Runs a WebSocket handler; its end closes the connection (1000, or 1011 if it threw). */
   private runHandler(route: Route, req: UpgradedRequest): void {
     const ws = req.websocket;
-    new Promise((resolve) => resolve(route.handler(req))).then(
-      () => {
-        if (ws.readyState === 1) ws.close(CloseCode.Normal);
-      },
-      (error: unknown) => {
-        if (error instanceof ConnectionClosedError) return;
-        this.reportError(error, req);
-        if (ws.readyState === 1) ws.close(CloseCode.InternalError, "internal server error");
-      },
-    );
+    // The request (its head, headers and query: ~1.6 KB) lives only as long as the
+    // handler keeps it: a weak reference is enough to name it in an error report.
+    const request = new WeakRef(req);
+    let result: unknown;
+    try {
+      result = route.handler(req);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    settle(result, ws, (error) => this.reportError(error, request.deref()));
   }
 
   // ---- Plain HTTP answers ----
@@ -429,7 +433,30 @@ export function createServer(options: ServerOptions = {}): WsrawServer {
 
 const NO_CONNECTIONS: ReadonlySet<WebSocket> = new Set();
 
+/**
+ * Closes `ws` once its handler's result settles: 1000 when it returns, 1011 when it throws
+ * (after `report`). A `ConnectionClosedError` is the conversation ending, not a failure.
+ * Outside the class, so that nothing here keeps the request alive.
+ */
+function settle(result: unknown, ws: WebSocket, report: (error: unknown) => void): void {
+  Promise.resolve(result).then(
+    () => {
+      if (ws.readyState === ReadyState.OPEN) ws.close(CloseCode.Normal);
+    },
+    (error: unknown) => {
+      if (error instanceof ConnectionClosedError) return;
+      report(error);
+      if (ws.readyState === ReadyState.OPEN) ws.close(CloseCode.InternalError, "internal server error");
+    },
+  );
+}
+
 function ignore(): void {}
+
+/** Forgets `socket` once it closes; a function of its own so its listener holds nothing else. */
+function untrackOnClose(sockets: Set<Duplex>, socket: Duplex): void {
+  socket.once("close", () => sockets.delete(socket));
+}
 
 function remote(socket: Duplex): { address: string | undefined; port: number | undefined } {
   const s = socket as Partial<Socket>;

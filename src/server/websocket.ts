@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import {
   CloseCode,
+  type FrameHandler,
   FrameParser,
   Opcode,
   ProtocolError,
@@ -115,30 +116,15 @@ export class WebSocket implements AsyncIterable<Message> {
     this.extensions = extensions;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.writer = new FrameWriter(socket);
-    this.parser = new FrameParser(
-      {
-        onMessage: (payload, binary) => this.receiveMessage(payload, binary),
-        onPing: (payload) => {
-          // RFC 6455 §5.5.2: answer with a pong carrying the same data, unless closing.
-          if (this.state === ReadyState.OPEN) this.writer.frame(Opcode.Pong, payload);
-        },
-        onPong: () => {
-          this.pingSentAt = 0;
-        },
-        onClose: (code, reason) => this.receiveClose(code, reason),
-      },
-      { role: "server", maxPayload: options.maxPayload },
-    );
+    this.parser = new FrameParser(new ParserEvents(this), { role: "server", maxPayload: options.maxPayload });
     socket.on("data", (chunk: Buffer) => this.receiveData(chunk));
     socket.on("close", () => this.socketClosed());
     // The peer's FIN: no frame can follow. A `node:http` server's sockets (handleUpgrade)
     // are allowHalfOpen, so unlike ours they do not end our side by themselves; without
     // this, a peer gone without a close frame would keep the connection OPEN forever.
-    socket.on("end", () => {
-      if (!socket.writableEnded) socket.end();
-    });
+    socket.on("end", endOurSide);
     // Errors (ECONNRESET, EPIPE) always end in 'close'; that is where they are handled.
-    socket.on("error", () => {});
+    socket.on("error", ignoreError);
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3), as in the browser API. */
@@ -483,4 +469,37 @@ function toBuffer(data: Uint8Array | ArrayBuffer): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (data instanceof ArrayBuffer) return Buffer.from(data);
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** The peer's FIN (see the constructor): shared by every socket rather than a closure each. */
+function endOurSide(this: Socket): void {
+  if (!this.writableEnded) this.end();
+}
+
+function ignoreError(): void {}
+
+/**
+ * The parser's handler for one connection. Prototype methods instead of four closures per
+ * connection (~300 B less per idle connection); the element accesses reach the connection's
+ * private members, which stay private to everything else.
+ */
+class ParserEvents implements FrameHandler {
+  constructor(private readonly ws: WebSocket) {}
+
+  onMessage(payload: Buffer, binary: boolean): void {
+    this.ws["receiveMessage"](payload, binary);
+  }
+
+  onPing(payload: Buffer): void {
+    // RFC 6455 §5.5.2: answer with a pong carrying the same data, unless closing.
+    if (this.ws.readyState === ReadyState.OPEN) this.ws["writer"].frame(Opcode.Pong, payload);
+  }
+
+  onPong(): void {
+    this.ws.pingSentAt = 0;
+  }
+
+  onClose(code: number, reason: string): void {
+    this.ws["receiveClose"](code, reason);
+  }
 }

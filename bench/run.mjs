@@ -1,0 +1,491 @@
+/**
+ * `npm run bench`: wsraw beside `ws` (and `ws` + bufferutil when installed) on loopback,
+ * every scenario, one table of medians with their spread and wsraw's ratios.
+ *
+ *   node bench/run.mjs [--quick] [--only name[,name...]] [--runs N] [--seconds S]
+ *                      [--profile server]
+ *
+ * Each server runs in its own process pinned to core 0, the load generator
+ * (bench/load/client.mjs) in another pinned to core 1 (`taskset`, when available). Runs
+ * of the servers alternate (wsraw, ws, ..., then again), so slow phases of a shared machine
+ * hit all of them alike; the first run of each server is a discarded warm-up.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { cpuShare, startChild, tasksetAvailable, waitShare } from "./load/rpc.mjs";
+import { formatNumber, median, percent, ratio, renderTable, spreadPercent } from "./load/report.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+/** Outside the tree: profiles are not committed. */
+const PROFILE_DIR = join(tmpdir(), "wsraw-bench-profiles");
+
+// ---- Options ----
+
+const USAGE = `usage: node bench/run.mjs [--quick] [--only name[,name...]] [--runs N] [--seconds S] [--profile server]
+  --quick      a ~1 minute smoke run (fewer, shorter runs; 2,000 idle connections)
+  --only       run only these scenarios: ${"echo-small, echo-16k, echo-1m, handshake, broadcast, idle-memory, frame-codec"}
+  --runs N     measured runs per server and scenario (default 5, quick 3)
+  --seconds S  length of one measured run (default 3, quick 0.6)
+  --profile S  run server S (wsraw, ws, net) with --cpu-prof; the .cpuprofile files go to
+               ${PROFILE_DIR} (summarise one with node bench/load/cpuprofile-top.mjs FILE)`;
+
+function parseArgs(argv) {
+  const options = { quick: false, only: undefined, runs: undefined, seconds: undefined, profile: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (arg === "--quick") options.quick = true;
+    else if (arg === "--only") options.only = value().split(",");
+    else if (arg === "--runs") options.runs = Number(value());
+    else if (arg === "--seconds") options.seconds = Number(value());
+    else if (arg === "--profile") options.profile = value();
+    else if (arg === "--help" || arg === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown option ${arg}\n${USAGE}`);
+  }
+  return options;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const PLAN = {
+  runs: args.runs ?? (args.quick ? 3 : 5),
+  runMs: Math.round((args.seconds ?? (args.quick ? 0.6 : 3)) * 1000),
+  warmupMs: args.quick ? 400 : 1500,
+  idleConnections: args.quick ? 2000 : 10_000,
+  memoryRuns: args.quick ? 1 : 3,
+};
+
+// ---- Servers under test ----
+
+const CORES = cpus().length;
+const PIN = tasksetAvailable(CORES);
+const SERVER_CORE = 0;
+const LOAD_CORE = 1;
+const HAS_BUFFERUTIL = existsSync(join(root, "node_modules", "bufferutil", "package.json"));
+
+const SERVERS = {
+  wsraw: { script: "servers/wsraw.mjs", env: {} },
+  ws: { script: "servers/ws.mjs", env: { WS_NO_BUFFER_UTIL: "1" } },
+  "ws+bufferutil": { script: "servers/ws.mjs", env: {} },
+  net: { script: "servers/net-echo.mjs", env: {}, raw: true },
+};
+
+/**
+ * BENCH_WSRAW_COMPARE=/path/to/dist adds "wsraw*", another build of wsraw (a patched copy),
+ * measured beside the current one in every scenario.
+ */
+const COMPARE_DIST = process.env.BENCH_WSRAW_COMPARE;
+if (COMPARE_DIST) SERVERS["wsraw*"] = { script: "servers/wsraw.mjs", env: { BENCH_WSRAW_DIST: COMPARE_DIST } };
+
+/** The scenario's servers: ws+bufferutil only when installed, wsraw* only when asked for. */
+const serversFor = (names) => {
+  const present = names.filter((n) => n !== "ws+bufferutil" || HAS_BUFFERUTIL);
+  return COMPARE_DIST ? ["wsraw", "wsraw*", ...present.slice(1)] : present;
+};
+
+function startServer(name) {
+  const spec = SERVERS[name];
+  return startChild(join(here, spec.script), {
+    name,
+    core: SERVER_CORE,
+    pin: PIN,
+    nodeArgs: ["--expose-gc", ...(args.profile === name ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [])],
+    env: spec.env,
+  });
+}
+
+function startLoadGenerator() {
+  return startChild(join(here, "load/client.mjs"), { name: "load generator", core: LOAD_CORE, pin: PIN });
+}
+
+// ---- Scenarios ----
+
+const perSecond = (m) => m.count / m.seconds;
+const megabytesPerSecond = (m) => m.bytes / m.seconds / 1e6;
+
+/**
+ * `target`: the least wsraw/ws ratio (or, with `lowerIsBetter`, the most) that passes,
+ * against plain `ws`. `ceiling`: the net echo server is measured too.
+ */
+const SCENARIOS = [
+  {
+    name: "echo-small",
+    what: "64 B text echo, 100 conns × 32 in flight",
+    kind: "traffic",
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net"]),
+    workload: { workload: "echo", connections: 100, inFlight: 32, size: 64, binary: false },
+    unit: "msg/s",
+    value: perSecond,
+    target: 5,
+  },
+  {
+    name: "echo-16k",
+    what: "16 KiB binary echo, 50 conns × 4 in flight",
+    kind: "traffic",
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net"]),
+    workload: { workload: "echo", connections: 50, inFlight: 4, size: 16 * 1024, binary: true },
+    unit: "MB/s",
+    value: megabytesPerSecond,
+    target: 2.5,
+  },
+  {
+    name: "echo-1m",
+    what: "1 MiB binary echo, 4 conns × 2 in flight",
+    kind: "traffic",
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net"]),
+    workload: { workload: "echo", connections: 4, inFlight: 2, size: 1024 * 1024, binary: true },
+    unit: "MB/s",
+    value: megabytesPerSecond,
+    target: 1.5,
+  },
+  {
+    name: "handshake",
+    what: "connect + upgrade + close handshake, 32 at a time",
+    kind: "traffic",
+    servers: serversFor(["wsraw", "ws"]),
+    workload: { workload: "handshake", concurrency: 32 },
+    unit: "handshakes/s",
+    value: perSecond,
+    target: 1.4,
+  },
+  {
+    name: "broadcast",
+    what: "64 B text to 1,000 conns on /broadcast, 16 broadcasts in flight",
+    kind: "traffic",
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil"]),
+    workload: { workload: "broadcast", connections: 1000, window: 16, size: 64 },
+    unit: "deliveries/s",
+    value: perSecond,
+    target: 3,
+  },
+  {
+    name: "idle-memory",
+    what: `server RSS per idle connection (${PLAN.idleConnections.toLocaleString("en-US")} conns, after gc)`,
+    kind: "memory",
+    servers: serversFor(["wsraw", "ws", "net"]),
+    unit: "B/conn",
+    target: 1,
+    lowerIsBetter: true,
+  },
+  { name: "frame-codec", what: "frame codec micro-benchmark (bench/frame.ts)", kind: "external" },
+];
+
+// ---- Running ----
+
+const log = (message) => process.stderr.write(`${message}\n`);
+
+/** Run-queue wait shares of the servers in every measured run, for the noise line. */
+const WAITS = [];
+
+async function waitFor(check, timeoutMs, what) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function serverConnections(server) {
+  return (await server.call("stats")).connections;
+}
+
+/** One traffic run: set up, measure server and load generator over `durationMs`, tear down. */
+async function trafficRun(lg, server, scenario, durationMs) {
+  await lg.call("setup", { ...scenario.workload, port: server.info.port, raw: SERVERS[server.name].raw === true });
+  try {
+    const serverStart = server.call("cpu");
+    const measured = lg.call("measure", { durationMs });
+    const start = await serverStart;
+    const m = await measured;
+    const end = await server.call("cpu");
+    return {
+      value: scenario.value(m),
+      serverCpu: cpuShare(start, end),
+      serverWait: waitShare(start, end),
+      loadCpu: m.cpuShare,
+      loadWait: m.waitShare,
+      errors: m.errors,
+    };
+  } finally {
+    await lg.call("teardown");
+    await waitFor(async () => (await serverConnections(server)) === 0, 10_000, `${server.name} to close all connections`);
+  }
+}
+
+async function runTraffic(scenario, lg) {
+  const servers = await Promise.all(scenario.servers.map(startServer));
+  const results = Object.fromEntries(scenario.servers.map((name) => [name, []]));
+  try {
+    for (const server of servers) {
+      log(`  ${scenario.name}: warm-up ${server.name}`);
+      await trafficRun(lg, server, scenario, PLAN.warmupMs);
+    }
+    for (let run = 0; run < PLAN.runs; run++) {
+      // Rotate the order so no server is always measured right after the same one.
+      const order = servers.map((_, i) => servers[(i + run) % servers.length]);
+      for (const server of order) {
+        const result = await trafficRun(lg, server, scenario, PLAN.runMs);
+        results[server.name].push(result);
+        WAITS.push(result.serverWait);
+        log(
+          `  ${scenario.name} run ${run + 1}/${PLAN.runs} ${server.name}: ${formatNumber(result.value)} ${scenario.unit}` +
+            ` (server CPU ${percent(result.serverCpu)} wait ${percent(result.serverWait)},` +
+            ` load CPU ${percent(result.loadCpu)} wait ${percent(result.loadWait)}` +
+            `${result.errors ? `, ${result.errors} errors` : ""})`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+  return results;
+}
+
+/** A fresh server (so earlier runs leave no freed-but-kept memory), RSS before and after. */
+async function memoryRun(lg, name, count) {
+  const server = await startServer(name);
+  const raw = SERVERS[name].raw === true;
+  try {
+    // Warm-up: the first connections initialise lazily loaded code and pools.
+    await lg.call("setup", { workload: "idle", port: server.info.port, count: 100, raw });
+    await lg.call("teardown", {});
+    await waitFor(async () => (await serverConnections(server)) === 0, 10_000, "warm-up connections to close");
+    const before = await server.call("mem");
+    const cpuStart = await server.call("cpu");
+    await lg.call("setup", { workload: "idle", port: server.info.port, count, raw });
+    await waitFor(async () => (await serverConnections(server)) === count, 20_000, `${count} connections`);
+    const cpuEnd = await server.call("cpu");
+    const after = await server.call("mem");
+    return {
+      value: (after.rss - before.rss) / count,
+      heapPerConnection: (after.heapUsed - before.heapUsed) / count,
+      serverCpu: cpuShare(cpuStart, cpuEnd),
+      serverWait: waitShare(cpuStart, cpuEnd),
+      loadCpu: NaN,
+      loadWait: NaN,
+      errors: 0,
+    };
+  } finally {
+    await server.stop();
+    await lg.call("teardown", { serverGone: true });
+  }
+}
+
+async function runMemory(scenario, lg) {
+  const results = Object.fromEntries(scenario.servers.map((name) => [name, []]));
+  for (let run = 0; run < PLAN.memoryRuns; run++) {
+    for (const name of scenario.servers) {
+      const result = await memoryRun(lg, name, PLAN.idleConnections);
+      results[name].push(result);
+      log(
+        `  idle-memory run ${run + 1}/${PLAN.memoryRuns} ${name}: ${formatNumber(result.value)} B/conn RSS,` +
+          ` ${formatNumber(result.heapPerConnection)} B/conn heap`,
+      );
+    }
+  }
+  return results;
+}
+
+/**
+ * The codec micro-benchmark is another file's job (bench/frame.ts): run its compiled form
+ * as package.json's bench:frame script names it, pinned like a server, and keep its
+ * PASS/FAIL lines for the table and its whole report for below it.
+ */
+async function runFrameCodec() {
+  const script = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts?.["bench:frame"] ?? "";
+  const named = /node\s+(\S+\.js)/.exec(script)?.[1];
+  const candidates = [named, "dist-bench/bench/frame.js"].filter(Boolean).map((p) => join(root, p));
+  const compiled = candidates.find((p) => existsSync(p));
+  if (compiled === undefined) {
+    return { skipped: `not built (${candidates.map((p) => p.slice(root.length + 1)).join(" / ")} missing): run npm run bench:frame` };
+  }
+  const source = join(root, "bench", "frame.ts");
+  const stale = existsSync(source) && statSync(source).mtimeMs > statSync(compiled).mtimeMs;
+  const env = args.quick ? { BENCH_RUNS: "3", BENCH_MS: "60", BENCH_WARMUP_MS: "40" } : {};
+  const command = PIN ? ["taskset", "-c", String(SERVER_CORE), process.execPath, compiled] : [process.execPath, compiled];
+  const output = await new Promise((resolve, reject) => {
+    const child = spawn(command[0], command.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk) => (text += chunk));
+    child.once("error", reject);
+    child.once("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`frame bench exited with ${code}`))));
+  });
+  const verdicts = [...output.matchAll(/^(PASS|FAIL)\s+(.+)$/gm)].map((m) => ({ pass: m[1] === "PASS", text: m[2] }));
+  return { output, verdicts, compiled: compiled.slice(root.length + 1), stale };
+}
+
+// ---- Report ----
+
+const COLUMNS = [
+  { title: "scenario" },
+  { title: "server" },
+  { title: "median", align: "right" },
+  { title: "unit" },
+  { title: "spread", align: "right" },
+  { title: "srv CPU", align: "right" },
+  { title: "srv wait", align: "right" },
+  { title: "load CPU", align: "right" },
+  { title: "load wait", align: "right" },
+  { title: "wsraw ÷ this", align: "right" },
+  { title: "target" },
+  { title: "result" },
+];
+
+function scenarioRows(scenario, results) {
+  const rows = [];
+  const medians = {};
+  for (const [name, runs] of Object.entries(results)) medians[name] = median(runs.map((r) => r.value));
+  const notes = [];
+  for (const [name, runs] of Object.entries(results)) {
+    const values = runs.map((r) => r.value);
+    const loadCpu = median(runs.map((r) => r.loadCpu));
+    const r = medians.wsraw / medians[name];
+    const isTarget = name === "ws" && scenario.target !== undefined;
+    const pass = scenario.lowerIsBetter ? r <= scenario.target : r >= scenario.target;
+    if (loadCpu >= 0.9) notes.push(`${scenario.name}/${name}: load generator at ${percent(loadCpu)} CPU, may be the limit`);
+    const waited = Math.max(median(runs.map((r) => r.serverWait)), median(runs.map((r) => r.loadWait)));
+    if (waited >= 0.2) notes.push(`${scenario.name}/${name}: other processes held the cores ${percent(waited)} of the time: noisy`);
+    const errors = runs.reduce((sum, run) => sum + run.errors, 0);
+    if (errors > 0) notes.push(`${scenario.name}/${name}: ${errors} connection errors`);
+    rows.push([
+      rows.length === 0 ? scenario.name : "",
+      name === "net" ? (scenario.kind === "memory" ? "net (floor)" : "net (ceiling)") : name,
+      formatNumber(median(values)),
+      scenario.unit,
+      `${spreadPercent(values).toFixed(0)}%`,
+      share(runs.map((r) => r.serverCpu)),
+      share(runs.map((r) => r.serverWait)),
+      share(runs.map((r) => r.loadCpu)),
+      share(runs.map((r) => r.loadWait)),
+      name === "wsraw" ? "" : ratio(r),
+      isTarget ? `${scenario.lowerIsBetter ? "≤" : "≥"} ${scenario.target}×` : "",
+      isTarget ? (pass ? "PASS" : "FAIL") : "",
+    ]);
+  }
+  if (scenario.kind === "memory") {
+    const heap = Object.entries(results).map(([name, runs]) => `${name} ${formatNumber(median(runs.map((r) => r.heapPerConnection)))}`);
+    notes.push(`${scenario.name}: V8 heap per connection (B, median): ${heap.join(", ")}`);
+  }
+  return { rows, notes, verdict: results.ws ? scenarioVerdict(scenario, medians) : undefined };
+}
+
+/** Median of per-run shares as a percentage, "-" where not measured. */
+function share(values) {
+  const m = median(values);
+  return Number.isNaN(m) ? "-" : percent(m);
+}
+
+function scenarioVerdict(scenario, medians) {
+  const r = medians.wsraw / medians.ws;
+  return scenario.lowerIsBetter ? r <= scenario.target : r >= scenario.target;
+}
+
+function header(started) {
+  const [load1] = loadavg();
+  return [
+    `# wsraw vs ws — ${args.quick ? "quick smoke run" : "full run"}`,
+    `node ${process.version} (V8 ${process.versions.v8}), ws ${wsVersion()}, bufferutil ${HAS_BUFFERUTIL ? "installed" : "not installed"}`,
+    `cpu: ${cpus()[0]?.model ?? "unknown"}, ${CORES} cores; taskset: ${PIN ? `yes (servers on core ${SERVER_CORE}, load generator on core ${LOAD_CORE})` : "no (unpinned)"}`,
+    `plan: ${PLAN.runs} runs × ${PLAN.runMs / 1000} s per server and scenario after a ${PLAN.warmupMs / 1000} s warm-up; idle memory ${PLAN.memoryRuns} run(s); loopback 127.0.0.1`,
+    `noise: load average ${started.load1.toFixed(2)} at start, ${load1.toFixed(2)} at end on ${CORES} cores; ` +
+      `servers waited for their core ${share(WAITS)} of the time (median; "wait" = runnable but another process had the core); ` +
+      "spread = (max − min) / median of the runs",
+  ].join("\n");
+}
+
+function wsVersion() {
+  try {
+    return JSON.parse(readFileSync(join(root, "node_modules", "ws", "package.json"), "utf8")).version;
+  } catch {
+    return "?";
+  }
+}
+
+const blank = (n) => new Array(n).fill("");
+
+// ---- Main ----
+
+async function main() {
+  const known = SCENARIOS.map((s) => s.name);
+  const unknown = (args.only ?? []).filter((n) => !known.includes(n));
+  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}; known: ${known.join(", ")}`);
+  const selected = SCENARIOS.filter((s) => args.only === undefined || args.only.includes(s.name));
+  const started = { at: performance.now(), load1: loadavg()[0] };
+  const rows = [];
+  const notes = [];
+  const verdicts = [];
+  let frame;
+  let lg = await startLoadGenerator();
+  try {
+    for (const scenario of selected) {
+      log(`${scenario.name}: ${scenario.what}`);
+      try {
+        if (scenario.kind === "external") {
+          frame = await runFrameCodec();
+          if (frame.skipped) {
+            rows.push([scenario.name, ...blank(10), `skipped: ${frame.skipped}`]);
+            continue;
+          }
+          if (frame.stale) notes.push(`frame-codec: ${frame.compiled} is older than bench/frame.ts (rebuild it)`);
+          frame.verdicts.forEach((v, i) => {
+            // "decode 1 MiB masked frames (≥ 3× ws): case 5.10×, case 1.91×": the title as
+            // target, the weakest case's ratio as the figure, the whole line as a note.
+            const [title] = v.text.split(":");
+            const ratios = [...v.text.slice(title.length).matchAll(/([\d.]+)×/g)].map((m) => Number(m[1]));
+            const weakest = ratios.length > 0 ? `${Math.min(...ratios).toFixed(2)}× (weakest)` : "";
+            rows.push([i === 0 ? scenario.name : "", "wsraw codec", ...blank(7), weakest, title, v.pass ? "PASS" : "FAIL"]);
+            verdicts.push({ name: `frame-codec ${title}`, pass: v.pass });
+            notes.push(`frame-codec: ${v.text}`);
+          });
+          continue;
+        }
+        const results = scenario.kind === "memory" ? await runMemory(scenario, lg) : await runTraffic(scenario, lg);
+        const table = scenarioRows(scenario, results);
+        rows.push(...table.rows);
+        notes.push(...table.notes);
+        if (table.verdict !== undefined) verdicts.push({ name: scenario.name, pass: table.verdict });
+      } catch (error) {
+        log(`  ${scenario.name} failed: ${error.stack ?? error}`);
+        rows.push([scenario.name, ...blank(10), `ERROR: ${error.message.split("\n")[0]}`]);
+        verdicts.push({ name: scenario.name, pass: false });
+        // The load generator may be wedged: start a fresh one for what follows.
+        await lg.stop();
+        lg = await startLoadGenerator();
+      }
+    }
+  } finally {
+    await lg.stop();
+  }
+
+  console.log(header(started));
+  console.log("");
+  console.log(renderTable(COLUMNS, rows));
+  console.log("");
+  const passed = verdicts.filter((v) => v.pass).length;
+  console.log(`targets (wsraw vs plain ws): ${passed}/${verdicts.length} pass${verdicts.some((v) => !v.pass) ? `; failing: ${verdicts.filter((v) => !v.pass).map((v) => v.name).join(", ")}` : ""}`);
+  console.log(
+    "units: msg/s and deliveries/s count received messages; MB/s is echoed payload (10^6 B/s, one direction);" +
+      " CPU is user+sys time / wall time of each process over the measured window (100% = one core)",
+  );
+  for (const note of notes) console.log(`note: ${note}`);
+  console.log(`total ${((performance.now() - started.at) / 1000).toFixed(0)} s`);
+  if (frame?.output) {
+    console.log(`\n--- frame codec detail (${frame.compiled}) ---`);
+    console.log(frame.output.trimEnd());
+  }
+}
+
+main().catch((error) => {
+  console.error(error.stack ?? error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,44 @@
+/**
+ * What every server under test shares: it listens on an ephemeral port of 127.0.0.1, then
+ * answers the orchestrator's requests over IPC:
+ *   cpu   -> { cpuMs, wallMs }            (process.cpuUsage() user+sys, performance.now())
+ *   stats -> { connections }              (open connections as the server counts them)
+ *   mem   -> { rss, heapUsed, external }  (after full garbage collections)
+ */
+import { cpuSnapshot, serveRequests } from "../load/rpc.mjs";
+
+/** Full collections until the heap stops shrinking (at most 4), so RSS is comparable. */
+async function collect() {
+  if (typeof globalThis.gc !== "function") throw new Error("start the server with --expose-gc");
+  let before = Infinity;
+  for (let i = 0; i < 4; i++) {
+    globalThis.gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    const used = process.memoryUsage().heapUsed;
+    if (used >= before) break;
+    before = used;
+  }
+}
+
+/**
+ * `start()` resolves with the bound port; `connections()` returns the server's count of
+ * open connections.
+ */
+export async function runBenchServer(name, { start, connections }) {
+  const port = await start();
+  serveRequests(
+    {
+      cpu: () => cpuSnapshot(),
+      stats: () => ({ connections: connections() }),
+      mem: async () => {
+        await collect();
+        const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+        return { rss, heapUsed, external, arrayBuffers };
+      },
+    },
+    { name, port },
+  );
+}
+
+/** maxPayload for every server under test: well above the largest scenario message. */
+export const MAX_PAYLOAD = 16 * 1024 * 1024;

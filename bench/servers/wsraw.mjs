@@ -1,0 +1,37 @@
+/**
+ * wsraw under test, through its public API only: `/echo` is the echo app
+ * (src/apps/echo.ts), `/broadcast` sends every message to every connection on
+ * `/broadcast`, the sender included, encoded once (`server.group(...).broadcast`).
+ *
+ * BENCH_WSRAW_DIST=/path/to/dist measures another build (a patched copy) instead of
+ * ../../dist, to compare a change against the current code in the same conditions.
+ */
+import { pathToFileURL } from "node:url";
+import { MAX_PAYLOAD, runBenchServer } from "./harness.mjs";
+
+const entry = process.env.BENCH_WSRAW_DIST
+  ? pathToFileURL(`${process.env.BENCH_WSRAW_DIST}/index.js`).href
+  : "../../dist/index.js";
+const { createServer, requireWebSocket } = await import(entry);
+
+const server = createServer({ maxPayload: MAX_PAYLOAD });
+
+server.route(
+  "/echo",
+  requireWebSocket(async ({ websocket: ws }) => {
+    for await (const message of ws) if (!ws.send(message)) await ws.drained();
+  }),
+);
+
+server.route(
+  "/broadcast",
+  requireWebSocket(async ({ websocket: ws }) => {
+    const group = server.group("broadcast").add(ws);
+    for await (const message of ws) group.broadcast(message);
+  }),
+);
+
+await runBenchServer("wsraw", {
+  start: async () => (await server.listen(0, "127.0.0.1")).port,
+  connections: () => server.connections,
+});
