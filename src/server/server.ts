@@ -301,7 +301,8 @@ export class WsrawServer {
     // Hold the bytes that follow the head while the handler or hooks run.
     socket.pause();
     const upgrade = isUpgradeRequest(head);
-    const req = new WsRequest(head, upgrade, remote(socket).address, remote(socket).port);
+    const peer = socket as Partial<Socket>;
+    const req = new WsRequest(head, upgrade, peer.remoteAddress, peer.remotePort);
     const route = this.routes.get(head.path) ?? this.routes.get("*");
     try {
       if (route === undefined) throw new HttpError(404, `No route for ${head.path}`);
@@ -456,11 +457,6 @@ function ignore(): void {}
 /** Forgets `socket` once it closes; a function of its own so its listener holds nothing else. */
 function untrackOnClose(sockets: Set<Duplex>, socket: Duplex): void {
   socket.once("close", () => sockets.delete(socket));
-}
-
-function remote(socket: Duplex): { address: string | undefined; port: number | undefined } {
-  const s = socket as Partial<Socket>;
-  return { address: s.remoteAddress, port: s.remotePort };
 }
 
 function originAllowed(policy: OriginPolicy, origin: string | undefined, req: WsRequest): boolean {

@@ -3,8 +3,9 @@
  *
  * Frames that one connection encodes one after another land next to each other in
  * memory, so the writer can hand the socket one view spanning all of them: a tick's worth
- * of small messages goes out in one write with no copy and no Buffer object per frame. A slab is never written twice: a
- * region belongs to its frame until the garbage collector frees the slab.
+ * of small messages goes out in one write, with no copy and no Buffer object per frame.
+ * A slab is never written twice: a region belongs to its frame until the garbage
+ * collector frees the slab.
  */
 const SLAB_SIZE = 64 * 1024;
 
