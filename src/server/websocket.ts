@@ -77,8 +77,6 @@ export class WebSocket implements AsyncIterable<Message> {
   readonly extensions: string;
   /** The user this connection belongs to, as set by the `authorize` hook (`req.user`). */
   user: UserId | undefined;
-  /** Resolves once the TCP connection is closed, with how it ended. Never rejects. */
-  readonly closed: Promise<CloseInfo>;
   /**
    * Set by the server: time (ms, `performance.now()`) of the last bytes received.
    * @internal
@@ -105,7 +103,10 @@ export class WebSocket implements AsyncIterable<Message> {
   /** Set when this side failed the connection or gave up on it. */
   private failure: { code: number; reason: string } | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
-  private resolveClosed!: (info: CloseInfo) => void;
+  // `closed` is made when first asked for: an idle connection carries no promise for it.
+  private closedPromise: Promise<CloseInfo> | undefined;
+  private resolveClosed: ((info: CloseInfo) => void) | undefined;
+  private closeInfo: CloseInfo | undefined;
   private readonly closeListeners: Array<(ws: WebSocket) => void> = [];
 
   /** @internal Created by the server after it has written the 101 response. */
@@ -114,7 +115,6 @@ export class WebSocket implements AsyncIterable<Message> {
     this.options = options;
     this.protocol = protocol;
     this.extensions = extensions;
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.writer = new FrameWriter(socket);
     this.parser = new FrameParser(new ParserEvents(this), { role: "server", maxPayload: options.maxPayload });
     socket.on("data", (chunk: Buffer) => this.receiveData(chunk));
@@ -125,6 +125,15 @@ export class WebSocket implements AsyncIterable<Message> {
     socket.on("end", endOurSide);
     // Errors (ECONNRESET, EPIPE) always end in 'close'; that is where they are handled.
     socket.on("error", ignoreError);
+  }
+
+  /** Resolves once the TCP connection is closed, with how it ended. Never rejects. */
+  get closed(): Promise<CloseInfo> {
+    this.closedPromise ??=
+      this.closeInfo !== undefined
+        ? Promise.resolve(this.closeInfo)
+        : new Promise((resolve) => (this.resolveClosed = resolve));
+    return this.closedPromise;
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3), as in the browser API. */
@@ -180,14 +189,7 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** Iterates over messages until the connection closes: `for await (const m of ws)`. */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
-    return {
-      next: () => {
-        const message = this.read();
-        if (message !== null) return Promise.resolve({ value: message, done: false });
-        return this.wait().then(toIteratorResult);
-      },
-      return: () => Promise.resolve({ value: undefined, done: true }),
-    };
+    return new MessageIterator(this);
   }
 
   // ---- Writing ----
@@ -406,13 +408,13 @@ export class WebSocket implements AsyncIterable<Message> {
     this.state = ReadyState.CLOSED;
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.writer.discard();
-    const info: CloseInfo =
+    const info: CloseInfo = (this.closeInfo =
       this.failure !== undefined
         ? { ...this.failure, wasClean: false }
         : this.peerClose !== undefined && this.closeSent
           ? { ...this.peerClose, wasClean: true }
-          : { code: CloseCode.Abnormal, reason: "", wasClean: false };
-    this.resolveClosed(info);
+          : { code: CloseCode.Abnormal, reason: "", wasClean: false });
+    this.resolveClosed?.(info);
     this.wakeWaitersIfDone();
     for (const listener of this.closeListeners.splice(0)) listener(this);
   }
@@ -501,5 +503,20 @@ class ParserEvents implements FrameHandler {
 
   onClose(code: number, reason: string): void {
     this.ws["receiveClose"](code, reason);
+  }
+}
+
+/** `for await` over a connection's messages; a class, not two closures per connection. */
+class MessageIterator implements AsyncIterator<Message> {
+  constructor(private readonly ws: WebSocket) {}
+
+  next(): Promise<IteratorResult<Message>> {
+    const message = this.ws.read();
+    if (message !== null) return Promise.resolve({ value: message, done: false });
+    return this.ws.wait().then(toIteratorResult);
+  }
+
+  return(): Promise<IteratorResult<Message>> {
+    return Promise.resolve({ value: undefined, done: true });
   }
 }
