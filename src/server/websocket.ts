@@ -172,7 +172,7 @@ export class WebSocket implements AsyncIterable<Message> {
   read(): Message | null {
     const message = this.queue.shift();
     if (message === undefined) return null;
-    this.queuedBytes -= messageSize(message);
+    this.queuedBytes -= message.length;
     if (this.paused) this.resumeIfDrained();
     return message;
   }
@@ -265,11 +265,7 @@ export class WebSocket implements AsyncIterable<Message> {
   close(code: number = CloseCode.Normal, reason = ""): void {
     const frame = encodeClose(code, reason);
     if (this.state !== ReadyState.OPEN) return;
-    this.state = ReadyState.CLOSING;
-    this.closeSent = true;
-    this.writer.queue(frame);
-    this.wakeWaitersIfDone();
-    this.startCloseTimer();
+    this.sendClose(frame);
   }
 
   /** Destroys the TCP connection at once, without a closing handshake (`closed`: 1006). */
@@ -305,12 +301,9 @@ export class WebSocket implements AsyncIterable<Message> {
     }
     reason = truncateCloseReason(reason);
     this.failure = { code, reason };
-    this.state = ReadyState.CLOSING;
-    this.closeSent = true;
-    this.writer.queue(encodeClose(code, reason));
+    this.sendClose(encodeClose(code, reason));
+    // Failing does not wait for the peer's close frame: end TCP right after ours.
     this.writer.end();
-    this.wakeWaitersIfDone();
-    this.startCloseTimer();
   }
 
   // ---- Internals ----
@@ -346,7 +339,7 @@ export class WebSocket implements AsyncIterable<Message> {
     // Counted as `read()` discounts it (a string by its length, what it holds in memory):
     // with UTF-8 byte counts here, multi-byte text would leave a residue on every read
     // until the total never fell below the resume mark and the connection stalled.
-    this.queuedBytes += messageSize(message);
+    this.queuedBytes += message.length;
     if (
       !this.paused &&
       (this.queue.length >= this.options.maxQueuedMessages || this.queuedBytes >= this.options.maxQueuedBytes)
@@ -390,6 +383,18 @@ export class WebSocket implements AsyncIterable<Message> {
       this.paused = false;
       this.socket.resume();
     }
+    this.wakeWaitersIfDone();
+    this.startCloseTimer();
+  }
+
+  /**
+   * Sends this side's close frame from OPEN: the state becomes CLOSING, no message can be
+   * waited for any more, and the peer has `closeTimeoutMs` to finish the handshake.
+   */
+  private sendClose(frame: Buffer): void {
+    this.state = ReadyState.CLOSING;
+    this.closeSent = true;
+    this.writer.queue(frame);
     this.wakeWaitersIfDone();
     this.startCloseTimer();
   }
@@ -457,10 +462,6 @@ const EMPTY = Buffer.alloc(0);
  */
 function afterPromiseJobs(fn: () => void): void {
   queueMicrotask(() => process.nextTick(fn));
-}
-
-function messageSize(message: Message): number {
-  return typeof message === "string" ? message.length : message.length;
 }
 
 function toIteratorResult(message: Message | null): IteratorResult<Message> {
