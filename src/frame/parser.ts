@@ -149,21 +149,7 @@ export class FrameParser {
           const payload = view(chunk, pos, this.payloadLength);
           if (this.masked) mask(payload, this.maskKey);
           pos += this.payloadLength;
-          const opcode = this.opcode;
-          if (this.fin && (opcode === Opcode.Binary || opcode === Opcode.Text)) {
-            // A whole, unfragmented message: hand it out directly, without the parts list
-            // (one array allocation per message) or the incremental validator.
-            if (opcode === Opcode.Text) {
-              this.checkUtf8(payload); // the validator was reset by readHeader
-              if (!this.utf8.complete) {
-                throw new ProtocolError(CloseCode.InvalidPayload, "text message ends inside a UTF-8 sequence");
-              }
-            }
-            this.messageOpcode = 0;
-            this.handler.onMessage(payload, opcode === Opcode.Binary);
-          } else {
-            this.frameComplete(payload, false);
-          }
+          this.frameComplete(payload, false);
         } else {
           this.state = READ_PAYLOAD;
           this.payloadReceived = 0;
@@ -326,20 +312,30 @@ export class FrameParser {
     }
     if (!collected && payload.length > 0) {
       if (this.messageOpcode === Opcode.Text) this.checkUtf8(payload);
+      if (this.fin && this.messageParts.length === 0) {
+        // A message in one frame, the common case: handed out as it is, without the
+        // parts list (an array allocated and dropped per message).
+        this.endMessage(payload);
+        return;
+      }
       this.messageParts.push(payload);
       this.messageLength += payload.length;
     }
     if (!this.fin) return;
+    const parts = this.messageParts;
+    this.endMessage(
+      parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.messageLength),
+    );
+  }
 
+  /** The last frame of a data message is in: check that text ended whole, hand it out. */
+  private endMessage(message: Buffer): void {
     const binary = this.messageOpcode === Opcode.Binary;
     if (!binary && !this.utf8.complete) {
       throw new ProtocolError(CloseCode.InvalidPayload, "text message ends inside a UTF-8 sequence");
     }
-    const parts = this.messageParts;
-    const message =
-      parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.messageLength);
     this.messageOpcode = 0;
-    this.messageParts = [];
+    if (this.messageParts.length > 0) this.messageParts = [];
     this.messageLength = 0;
     this.handler.onMessage(message, binary);
   }
