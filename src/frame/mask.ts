@@ -20,69 +20,82 @@ const WORD_THRESHOLD = 128;
  * pass the number of payload bytes that came before this piece.
  */
 export function mask(data: Uint8Array, key: Uint8Array, offset = 0): void {
+  maskWithKeyWord(data, keyWord(key, 0), offset);
+}
+
+/**
+ * The 4 key bytes at `bytes[at]` as one little-endian word (the first key byte in the low
+ * bits). A parser keeps this number instead of a 4-byte Buffer per connection.
+ */
+export function keyWord(bytes: Uint8Array, at: number): number {
+  return bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24);
+}
+
+/** `mask`, with the key given as `keyWord(key, 0)`. */
+export function maskWithKeyWord(data: Uint8Array, key: number, offset = 0): void {
   const length = data.length;
-  // The key bytes in the order they apply from data[0] on.
-  const k0 = key[offset & 3];
-  const k1 = key[(offset + 1) & 3];
-  const k2 = key[(offset + 2) & 3];
-  const k3 = key[(offset + 3) & 3];
+  // The key rotated so that its low byte applies to data[0].
+  const rotation = (offset & 3) * 8;
+  const word = rotation === 0 ? key : (key >>> rotation) | (key << (32 - rotation));
   let i = 0;
   if (length >= SIMD_THRESHOLD && simdXor !== undefined) {
     // WebAssembly memory is little-endian whatever this machine is.
     i = length & ~15;
-    simdXor(data.subarray(0, i), k0 | (k1 << 8) | (k2 << 16) | (k3 << 24));
-    for (; i < length; i++) data[i] ^= key[(offset + i) & 3];
-    return;
-  }
-  if (length >= WORD_THRESHOLD) {
-    // Bytes before the first 4-byte-aligned address.
-    const head = (4 - (data.byteOffset & 3)) & 3;
-    if (head > 0) {
-      data[0] ^= k0;
-      if (head > 1) {
-        data[1] ^= k1;
-        if (head > 2) data[2] ^= k2;
-      }
-    }
-    // The key as one word, rotated so that its first byte applies to data[head].
-    const word = littleEndian ? k0 | (k1 << 8) | (k2 << 16) | (k3 << 24) : (k0 << 24) | (k1 << 16) | (k2 << 8) | k3;
-    const shift = head * 8;
-    const keyWord =
-      shift === 0 ? word : littleEndian ? (word >>> shift) | (word << (32 - shift)) : (word << shift) | (word >>> (32 - shift));
-    const words = (length - head) >>> 2;
-    const view = new Int32Array(data.buffer, data.byteOffset + head, words);
-    // Unrolled: V8 keeps a bounds check per access, the loop overhead is what unrolling saves
-    // (about 2.5x on large payloads).
-    const unrolled = words & ~7;
-    let w = 0;
-    for (; w < unrolled; w += 8) {
-      view[w] ^= keyWord;
-      view[w + 1] ^= keyWord;
-      view[w + 2] ^= keyWord;
-      view[w + 3] ^= keyWord;
-      view[w + 4] ^= keyWord;
-      view[w + 5] ^= keyWord;
-      view[w + 6] ^= keyWord;
-      view[w + 7] ^= keyWord;
-    }
-    for (; w < words; w++) view[w] ^= keyWord;
-    i = head + words * 4;
-    for (; i < length; i++) data[i] ^= key[(offset + i) & 3];
-    return;
-  }
-  for (; i + 3 < length; i += 4) {
-    data[i] ^= k0;
-    data[i + 1] ^= k1;
-    data[i + 2] ^= k2;
-    data[i + 3] ^= k3;
-  }
-  if (i < length) {
-    data[i] ^= k0;
-    if (i + 1 < length) {
+    simdXor(data.subarray(0, i), word);
+  } else if (length >= WORD_THRESHOLD) {
+    i = maskWords(data, word);
+  } else {
+    const k0 = word & 0xff;
+    const k1 = (word >>> 8) & 0xff;
+    const k2 = (word >>> 16) & 0xff;
+    const k3 = word >>> 24;
+    for (; i + 3 < length; i += 4) {
+      data[i] ^= k0;
       data[i + 1] ^= k1;
-      if (i + 2 < length) data[i + 2] ^= k2;
+      data[i + 2] ^= k2;
+      data[i + 3] ^= k3;
     }
   }
+  // The last few bytes; data[i] takes key byte i & 3 of the rotated word.
+  for (; i < length; i++) data[i] ^= word >>> ((i & 3) * 8);
+}
+
+/**
+ * XORs the 4-byte-aligned middle of `data` a word at a time, and the bytes before it; returns
+ * where the unmasked tail starts.
+ */
+function maskWords(data: Uint8Array, word: number): number {
+  const length = data.length;
+  // Bytes before the first 4-byte-aligned address.
+  const head = (4 - (data.byteOffset & 3)) & 3;
+  for (let i = 0; i < head; i++) data[i] ^= word >>> (i * 8);
+  // The key as the machine reads a word from memory, rotated so that its first byte
+  // applies to data[head].
+  const shift = head * 8;
+  const rotated = shift === 0 ? word : (word >>> shift) | (word << (32 - shift));
+  const memoryWord = littleEndian ? rotated : byteSwap(rotated);
+  const words = (length - head) >>> 2;
+  const view = new Int32Array(data.buffer, data.byteOffset + head, words);
+  // Unrolled: V8 keeps a bounds check per access, the loop overhead is what unrolling saves
+  // (about 2.5x on large payloads).
+  const unrolled = words & ~7;
+  let w = 0;
+  for (; w < unrolled; w += 8) {
+    view[w] ^= memoryWord;
+    view[w + 1] ^= memoryWord;
+    view[w + 2] ^= memoryWord;
+    view[w + 3] ^= memoryWord;
+    view[w + 4] ^= memoryWord;
+    view[w + 5] ^= memoryWord;
+    view[w + 6] ^= memoryWord;
+    view[w + 7] ^= memoryWord;
+  }
+  for (; w < words; w++) view[w] ^= memoryWord;
+  return head + words * 4;
+}
+
+function byteSwap(word: number): number {
+  return ((word & 0xff) << 24) | ((word & 0xff00) << 8) | ((word >>> 8) & 0xff00) | (word >>> 24);
 }
 
 /** From this size on, the WebAssembly SIMD path (two copies, 16-byte XORs) is faster. */

@@ -1,6 +1,6 @@
 import { CloseCode, isValidCloseCode } from "./close-code.js";
 import { view } from "./buffer-view.js";
-import { mask } from "./mask.js";
+import { keyWord, maskWithKeyWord } from "./mask.js";
 import { Opcode } from "./opcode.js";
 import { ProtocolError, protocolViolation } from "./protocol-error.js";
 import { Utf8Validator, isValidUtf8 } from "./utf8.js";
@@ -91,19 +91,22 @@ export class FrameParser {
   // The frame being read.
   private fin = false;
   private opcode = 0;
-  private readonly maskKey = Buffer.allocUnsafe(4);
+  /** The masking key as `keyWord` makes it: a number, not a 4-byte Buffer per connection. */
+  private maskKey = 0;
   private masked = false;
   private payloadLength = 0;
   private payloadReceived = 0;
-  /** Pieces of a control frame's payload that spans chunks. */
-  private controlParts: Buffer[] = [];
+  /** Pieces of a control frame's payload that spans chunks (made when first needed). */
+  private controlParts: Buffer[] | undefined;
 
   // The data message being assembled.
   /** Opcode of the message in progress (Text or Binary), 0 when none is in progress. */
   private messageOpcode = 0;
-  private messageParts: Buffer[] = [];
+  /** The frames of a fragmented message so far; undefined for none (most messages). */
+  private messageParts: Buffer[] | undefined;
   private messageLength = 0;
-  private readonly utf8 = new Utf8Validator();
+  /** Made for the first text payload: a connection that never gets text has none. */
+  private utf8: Utf8Validator | undefined;
 
   constructor(handler: FrameHandler, options: FrameParserOptions) {
     this.handler = handler;
@@ -129,8 +132,8 @@ export class FrameParser {
       this.parse(chunk);
     } catch (error) {
       this.state = FAILED;
-      this.messageParts = [];
-      this.controlParts = [];
+      this.messageParts = undefined;
+      this.controlParts = undefined;
       throw error;
     }
   }
@@ -147,7 +150,7 @@ export class FrameParser {
         } else if (length - pos >= this.payloadLength) {
           // The whole payload is in this chunk: unmask it in place and hand out a view.
           const payload = view(chunk, pos, this.payloadLength);
-          if (this.masked) mask(payload, this.maskKey);
+          if (this.masked) maskWithKeyWord(payload, this.maskKey);
           pos += this.payloadLength;
           this.frameComplete(payload, false);
         } else {
@@ -210,17 +213,10 @@ export class FrameParser {
     this.opcode = b0 & 0x0f;
     this.masked = masked;
     this.payloadLength = payloadLength;
-    if (masked) {
-      // Byte by byte: Buffer#copy's argument handling costs ~20% of a small frame's parse.
-      const key = this.maskKey;
-      key[0] = source[keyAt];
-      key[1] = source[keyAt + 1];
-      key[2] = source[keyAt + 2];
-      key[3] = source[keyAt + 3];
-    }
+    if (masked) this.maskKey = keyWord(source, keyAt);
     if (this.opcode === Opcode.Text || this.opcode === Opcode.Binary) {
       this.messageOpcode = this.opcode;
-      if (this.opcode === Opcode.Text) this.utf8.reset();
+      if (this.opcode === Opcode.Text) this.utf8?.reset();
     }
     this.headerLength = 0;
     return pos + size - gathered;
@@ -274,14 +270,14 @@ export class FrameParser {
 
   /** A piece of a payload that spans chunks. */
   private payloadPiece(piece: Buffer): void {
-    if (this.masked) mask(piece, this.maskKey, this.payloadReceived);
+    if (this.masked) maskWithKeyWord(piece, this.maskKey, this.payloadReceived);
     this.payloadReceived += piece.length;
     const done = this.payloadReceived === this.payloadLength;
     if (this.opcode >= Opcode.Close) {
-      this.controlParts.push(piece);
+      (this.controlParts ??= []).push(piece);
       if (done) {
         const payload = Buffer.concat(this.controlParts, this.payloadLength);
-        this.controlParts = [];
+        this.controlParts = undefined;
         this.state = READ_HEADER;
         this.frameComplete(payload, false);
       }
@@ -290,7 +286,7 @@ export class FrameParser {
     // Data: validate text as it arrives, so that invalid UTF-8 fails at once, not when
     // the (possibly large) frame is complete.
     if (this.messageOpcode === Opcode.Text) this.checkUtf8(piece);
-    this.messageParts.push(piece);
+    (this.messageParts ??= []).push(piece);
     this.messageLength += piece.length;
     if (done) {
       this.state = READ_HEADER;
@@ -312,36 +308,36 @@ export class FrameParser {
     }
     if (!collected && payload.length > 0) {
       if (this.messageOpcode === Opcode.Text) this.checkUtf8(payload);
-      if (this.fin && this.messageParts.length === 0) {
+      if (this.fin && this.messageParts === undefined) {
         // A message in one frame, the common case: handed out as it is, without the
         // parts list (an array allocated and dropped per message).
         this.endMessage(payload);
         return;
       }
-      this.messageParts.push(payload);
+      (this.messageParts ??= []).push(payload);
       this.messageLength += payload.length;
     }
     if (!this.fin) return;
     const parts = this.messageParts;
     this.endMessage(
-      parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.messageLength),
+      parts === undefined ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, this.messageLength),
     );
   }
 
   /** The last frame of a data message is in: check that text ended whole, hand it out. */
   private endMessage(message: Buffer): void {
     const binary = this.messageOpcode === Opcode.Binary;
-    if (!binary && !this.utf8.complete) {
+    if (!binary && this.utf8 !== undefined && !this.utf8.complete) {
       throw new ProtocolError(CloseCode.InvalidPayload, "text message ends inside a UTF-8 sequence");
     }
     this.messageOpcode = 0;
-    if (this.messageParts.length > 0) this.messageParts = [];
+    this.messageParts = undefined;
     this.messageLength = 0;
     this.handler.onMessage(message, binary);
   }
 
   private checkUtf8(bytes: Buffer): void {
-    if (!this.utf8.write(bytes)) {
+    if (!(this.utf8 ??= new Utf8Validator()).write(bytes)) {
       throw new ProtocolError(CloseCode.InvalidPayload, "text message is not valid UTF-8");
     }
   }

@@ -101,6 +101,10 @@ function isAtLeastHttp11(version: string): boolean {
 
 function countHeader(head: RequestHead, name: string): number {
   const lowerName = name.toLowerCase();
+  const value = head.headers[lowerName];
+  if (value === undefined) return 0;
+  // Repeated fields are joined with ", ": without a comma there was only one.
+  if (!value.includes(",")) return 1;
   let count = 0;
   for (const [rawName] of head.rawHeaders) if (rawName.toLowerCase() === lowerName) count++;
   return count;

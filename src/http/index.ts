@@ -9,7 +9,13 @@ export { acceptKey } from "./accept-key.js";
 export { HttpError } from "./errors.js";
 export { formatExtensions, parseExtensions, type ExtensionNegotiator, type ExtensionOffer } from "./extensions.js";
 export { isUpgradeRequest, validateUpgradeRequest, type UpgradeRequest } from "./handshake.js";
-export { RequestHeadParser, type RequestHead, type RequestHeadParserOptions } from "./request-head.js";
+export {
+  RequestHeadParser,
+  createHeaderFields,
+  parseRequestHead,
+  type RequestHead,
+  type RequestHeadParserOptions,
+} from "./request-head.js";
 export { parseRequestTarget, type RequestTarget } from "./request-target.js";
 export {
   assertHeader,

@@ -1,6 +1,6 @@
 import { HttpError } from "./errors.js";
 import { isFieldValue, isToken, trimOws } from "./grammar.js";
-import { parseRequestTarget } from "./request-target.js";
+import { splitRequestTarget } from "./request-target.js";
 
 /** A parsed HTTP/1.x request head: request line and header fields (RFC 9112 §2.1). */
 export interface RequestHead {
@@ -21,11 +21,17 @@ export interface RequestHead {
   /**
    * Header fields by lower-cased name. Repeated fields are joined with `", "`
    * (RFC 9110 §5.3). Values are latin1-decoded bytes, trimmed of surrounding whitespace.
-   * The object has no prototype, so `headers["constructor"]` is undefined unless sent.
+   * The object inherits nothing (see `createHeaderFields`), so `headers["constructor"]` is
+   * undefined unless sent.
    */
   headers: Record<string, string>;
   /** Header fields as received, in order, names in their original case. */
   rawHeaders: Array<[name: string, value: string]>;
+  /**
+   * The head as received (latin1-decoded, without the final empty line), when it was
+   * parsed from bytes; `parseRequestHead(text)` gives the same head again.
+   */
+  text?: string;
 }
 
 /** Limits for {@link RequestHeadParser}. */
@@ -185,23 +191,73 @@ function bareLineEndingError(): HttpError {
 function parseHead(bytes: Buffer, end: number): RequestHead {
   // latin1 maps each byte to one UTF-16 code unit: obs-text survives unchanged and a byte
   // count is a character count (RFC 9110 §5.5 treats field values as octets).
-  const lines = bytes.toString("latin1", 0, end - HEAD_TERMINATOR.length).split("\r\n");
+  return parseRequestHead(bytes.toString("latin1", 0, end - HEAD_TERMINATOR.length));
+}
+
+/**
+ * Parses a complete request head given as text: request line and header lines separated
+ * by CRLF, without the final empty line (a head's `text`). Same errors as
+ * `RequestHeadParser.push`, except 431.
+ */
+export function parseRequestHead(text: string): RequestHead {
+  const lines = text.split("\r\n");
   for (const line of lines) assertNoForbiddenControls(line);
 
   const { method, target, httpVersion } = parseRequestLine(lines[0]);
-  const { path, query } = parseRequestTarget(target);
+  const { path, search } = splitRequestTarget(target);
 
-  const headers: Record<string, string> = Object.create(null);
-  const rawHeaders: Array<[name: string, value: string]> = [];
+  const headers = createHeaderFields();
   for (let i = 1; i < lines.length; i++) {
     const [name, value] = parseFieldLine(lines[i]);
-    rawHeaders.push([name, value]);
     const key = name.toLowerCase();
     const previous = headers[key];
     // RFC 9110 §5.3: repeated fields combine into one comma-separated list, in order.
     headers[key] = previous === undefined ? value : `${previous}, ${value}`;
   }
-  return { method, target, path, query, httpVersion, headers, rawHeaders };
+  return new ParsedRequestHead(method, target, path, search, httpVersion, headers, text);
+}
+
+/**
+ * A head as `parseHead` returns it. `query` and `rawHeaders` are made from the head's text
+ * when first asked for: a WebSocket handler usually keeps its request for the life of the
+ * connection, and most never look at either (the header values are slices of that text
+ * anyway, so keeping it costs nothing more).
+ */
+class ParsedRequestHead implements RequestHead {
+  #query: URLSearchParams | undefined;
+  #rawHeaders: Array<[name: string, value: string]> | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    readonly path: string,
+    private readonly search: string,
+    readonly httpVersion: string,
+    readonly headers: Record<string, string>,
+    readonly text: string,
+  ) {}
+
+  get query(): URLSearchParams {
+    return (this.#query ??= new URLSearchParams(this.search));
+  }
+
+  get rawHeaders(): Array<[name: string, value: string]> {
+    // The lines were checked when the head was parsed: this cannot throw.
+    return (this.#rawHeaders ??= this.text.split("\r\n").slice(1).map(parseFieldLine));
+  }
+}
+
+/** The prototype of `createHeaderFields` objects: empty, and with no prototype of its own. */
+const HEADER_FIELDS_PROTOTYPE = Object.create(null) as object;
+
+/**
+ * A new, empty object for header fields by name. It inherits nothing, so a request cannot
+ * reach `Object.prototype` through a header name (`constructor`, `__proto__` are ordinary
+ * entries). Unlike `Object.create(null)`, which V8 keeps in dictionary mode (~470 B for a
+ * handshake), such objects keep fast properties (~100 B).
+ */
+export function createHeaderFields(): Record<string, string> {
+  return Object.create(HEADER_FIELDS_PROTOTYPE) as Record<string, string>;
 }
 
 function assertNoForbiddenControls(line: string): void {
@@ -224,7 +280,12 @@ function parseRequestLine(line: string): { method: string; target: string; httpV
   if (major !== "1") {
     throw new HttpError(505, `HTTP/${major}.${minor} is not supported; use HTTP/1.1`);
   }
-  return { method, target, httpVersion: `${major}.${minor}` };
+  // The common values as literals: a request kept for a connection's life holds no copy of them.
+  return {
+    method: method === "GET" ? "GET" : method,
+    target,
+    httpVersion: major === "1" && minor === "1" ? "1.1" : `${major}.${minor}`,
+  };
 }
 
 /** RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. */

@@ -29,6 +29,17 @@ const ABSOLUTE_FORM = /^https?:\/\/([^/?]*)(.*)$/i;
  * @throws HttpError 400 when the target is malformed.
  */
 export function parseRequestTarget(target: string): RequestTarget {
+  const { path, search } = splitRequestTarget(target);
+  return { path, query: new URLSearchParams(search) };
+}
+
+/**
+ * `parseRequestTarget` without decoding the query: `search` is the raw text after "?" (or
+ * ""), so a parser can leave building the `URLSearchParams` until someone asks for it.
+ *
+ * @throws HttpError 400 when the target is malformed.
+ */
+export function splitRequestTarget(target: string): { path: string; search: string } {
   if (!TARGET_CHARACTERS.test(target)) {
     throw new HttpError(
       400,
@@ -49,7 +60,7 @@ export function parseRequestTarget(target: string): RequestTarget {
   }
   const queryStart = pathAndQuery.indexOf("?");
   const path = queryStart === -1 ? pathAndQuery : pathAndQuery.slice(0, queryStart);
-  const query = queryStart === -1 ? "" : pathAndQuery.slice(queryStart + 1);
+  const search = queryStart === -1 ? "" : pathAndQuery.slice(queryStart + 1);
   // An absolute-form target may have an empty path ("http://host?x"): it means "/" (RFC 9112 §3.2.1).
-  return { path: path === "" ? "/" : path, query: new URLSearchParams(query) };
+  return { path: path === "" ? "/" : path, search };
 }

@@ -10,7 +10,8 @@ import { reserve, slab } from "./slab.js";
  * payloads are never copied, only their header is written next to them.
  */
 export class FrameWriter {
-  private pending: Buffer[] = [];
+  /** What waits to be written; undefined when nothing does (an idle connection has no array). */
+  private pending: Buffer[] | undefined;
   private pendingBytes = 0;
   private scheduled = false;
   // The run of adjacent small frames being encoded: slab bytes [runStart, runEnd).
@@ -61,7 +62,7 @@ export class FrameWriter {
   /** Queues bytes that are already an encoded frame (a broadcast shares them between sockets). */
   queue(bytes: Buffer): void {
     if (this.runBuffer !== undefined) this.endRun();
-    this.pending.push(bytes);
+    (this.pending ??= []).push(bytes);
     this.added(bytes.length);
   }
 
@@ -70,8 +71,8 @@ export class FrameWriter {
     this.scheduled = false;
     if (this.runBuffer !== undefined) this.endRun();
     const list = this.pending;
-    if (list.length === 0) return;
-    this.pending = [];
+    if (list === undefined) return;
+    this.pending = undefined;
     this.pendingBytes = 0;
     const socket = this.socket;
     if (!socket.writable) return;
@@ -92,7 +93,7 @@ export class FrameWriter {
 
   /** Drops whatever is queued (the connection is being torn down). */
   discard(): void {
-    this.pending = [];
+    this.pending = undefined;
     this.pendingBytes = 0;
     this.runBuffer = undefined;
   }
@@ -112,7 +113,7 @@ export class FrameWriter {
 
   /** Queues the current run as one view of the slab. */
   private endRun(): void {
-    this.pending.push(this.runBuffer!.subarray(this.runStart, this.runEnd));
+    (this.pending ??= []).push(this.runBuffer!.subarray(this.runStart, this.runEnd));
     this.runBuffer = undefined;
   }
 

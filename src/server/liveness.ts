@@ -1,3 +1,4 @@
+import { clockMs } from "./clock.js";
 import { ReadyState, type WebSocket } from "./websocket.js";
 
 /** Server pings, to find peers that vanished without closing (the seed's dead network). */
@@ -37,7 +38,7 @@ export class Heartbeat {
   }
 
   private pingAll(): void {
-    const now = performance.now();
+    const now = clockMs();
     for (const ws of this.connections) {
       if (ws.readyState !== ReadyState.OPEN) continue;
       if (ws.pingSentAt === 0) ws.pingSentAt = now;
@@ -53,7 +54,7 @@ export class Heartbeat {
   private dropSilent(): void {
     // Timers fire no earlier than asked, so the outstanding ping is at least timeoutMs old
     // when it was sent in the round that scheduled this check (or an earlier one).
-    const deadline = performance.now() - this.options.timeoutMs + 1;
+    const deadline = clockMs() - this.options.timeoutMs + 1;
     for (const ws of this.connections) {
       if (ws.pingSentAt !== 0 && ws.pingSentAt <= deadline && !ws.isPaused) ws.terminate("heartbeat timeout");
     }
@@ -82,7 +83,9 @@ export class IdleTimeout {
   }
 
   private closeIdle(): void {
-    const deadline = performance.now() - this.idleTimeoutMs;
+    // Both times are rounded up: one millisecond off "now" keeps the check from closing a
+    // connection that has been silent for a fraction of a millisecond less than the limit.
+    const deadline = clockMs() - 1 - this.idleTimeoutMs;
     for (const ws of this.connections) {
       if (ws.readyState === ReadyState.OPEN && ws.lastReceivedAt <= deadline && !ws.isPaused) {
         ws.close(1001, "idle timeout");

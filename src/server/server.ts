@@ -10,6 +10,7 @@ import {
   RequestHeadParser,
   buildResponse,
   buildUpgradeResponse,
+  createHeaderFields,
   errorResponse,
   formatExtensions,
   isUpgradeRequest,
@@ -30,7 +31,7 @@ import {
 import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "./liveness.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import type { Authorizer, HttpResult, OriginPolicy, Route, RouteOptions } from "./routes.js";
-import { type ConnectionOptions, ReadyState, WebSocket } from "./websocket.js";
+import { type ConnectionOptions, type ConnectionOwner, ReadyState, WebSocket } from "./websocket.js";
 
 /** Server options. Every limit has a default; see the README's "Limits and defaults". */
 export interface ServerOptions {
@@ -108,8 +109,11 @@ const DEFAULTS: Required<Pick<ServerOptions, Limit>> = {
 export class WsrawServer {
   private readonly routes = new Map<string, Route>();
   private readonly openConnections = new Set<WebSocket>();
-  /** Sockets before or during the handshake, and plain HTTP exchanges. */
-  private readonly pendingSockets = new Set<Duplex>();
+  /**
+   * Sockets before or during the handshake, and plain HTTP exchanges, each with the 'close'
+   * listener that forgets it (removed at the upgrade: an open connection keeps no closure).
+   */
+  private readonly pendingSockets = new Map<Duplex, () => void>();
   private readonly groupRegistry = new GroupRegistry();
   private readonly userConnections = new Map<UserId, Set<WebSocket>>();
   private readonly connectionOptions: ConnectionOptions;
@@ -120,6 +124,8 @@ export class WsrawServer {
   private readonly idleTimeout: IdleTimeout | undefined;
   private netServer: NetServer | undefined;
   private closing = false;
+  /** Hears of every connection's end: one object for the server, not a closure per connection. */
+  private readonly owner: ConnectionOwner = { connectionClosed: (ws) => this.forgetConnection(ws) };
 
   constructor(options: ServerOptions = {}) {
     this.options = { ...DEFAULTS, ...withoutUndefined(options) };
@@ -226,9 +232,7 @@ export class WsrawServer {
    * Unknown paths get 404; the socket is always answered and never left hanging.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.pendingSockets.add(socket);
-    socket.on("error", ignore);
-    untrackOnClose(this.pendingSockets, socket);
+    this.trackPendingSocket(socket);
     let requestHead: RequestHead;
     try {
       requestHead = headFromIncomingMessage(req);
@@ -251,7 +255,7 @@ export class WsrawServer {
       if (this.netServer === undefined || !this.netServer.listening) resolve();
       else this.netServer.close(() => resolve());
     });
-    for (const socket of this.pendingSockets) socket.destroy();
+    for (const socket of this.pendingSockets.keys()) socket.destroy();
     const closing = [...this.openConnections].map((ws) => {
       ws.close(CloseCode.GoingAway, "server shutting down");
       return ws.closed;
@@ -263,9 +267,7 @@ export class WsrawServer {
   // ---- The opening handshake ----
 
   private acceptSocket(socket: Socket): void {
-    this.pendingSockets.add(socket);
-    socket.on("error", ignore);
-    untrackOnClose(this.pendingSockets, socket);
+    this.trackPendingSocket(socket);
     const parser = new RequestHeadParser({ maxHeaderSize: this.options.maxHeaderSize });
     const timer = setTimeout(() => {
       // Stop parsing: a head completed after the 408 must not be upgraded on the ended socket.
@@ -301,8 +303,7 @@ export class WsrawServer {
     // Hold the bytes that follow the head while the handler or hooks run.
     socket.pause();
     const upgrade = isUpgradeRequest(head);
-    const peer = socket as Partial<Socket>;
-    const req = new WsRequest(head, upgrade, peer.remoteAddress, peer.remotePort);
+    const req = new WsRequest(head, upgrade, socket as Partial<Socket>);
     const route = this.routes.get(head.path) ?? this.routes.get("*");
     try {
       if (route === undefined) throw new HttpError(404, `No route for ${head.path}`);
@@ -353,20 +354,17 @@ export class WsrawServer {
     if (this.closing) throw new HttpError(503, "The server is shutting down");
 
     socket.write(buildUpgradeResponse({ key: handshake.key, protocol, extensions }));
+    this.adoptPendingSocket(socket);
     const ws = new WebSocket(
       socket as Socket,
       routeOptions.answerAppPings ? this.connectionOptionsAnsweringPings : this.connectionOptions,
       protocol ?? "",
       extensions,
+      this.owner,
     );
     ws.user = req.user;
     req.websocket = ws;
-    this.pendingSockets.delete(socket);
     this.openConnections.add(ws);
-    ws.onClose(() => {
-      this.openConnections.delete(ws);
-      this.groupRegistry.leaveAll(ws);
-    });
     if (ws.user !== undefined) this.addUserConnection(ws.user, ws);
     ws.start(rest);
     this.runHandler(route, req as UpgradedRequest);
@@ -376,25 +374,63 @@ export class WsrawServer {
     let connections = this.userConnections.get(user);
     if (connections === undefined) this.userConnections.set(user, (connections = new Set()));
     connections.add(ws);
-    ws.onClose(() => {
-      connections.delete(ws);
-      if (connections.size === 0 && this.userConnections.get(user) === connections) this.userConnections.delete(user);
-    });
+  }
+
+  /** A connection has closed: it leaves every registry. */
+  private forgetConnection(ws: WebSocket): void {
+    this.openConnections.delete(ws);
+    this.groupRegistry.leaveAll(ws);
+    const user = ws.user;
+    const connections = user === undefined ? undefined : this.userConnections.get(user);
+    if (connections === undefined) return;
+    connections.delete(ws);
+    if (connections.size === 0) this.userConnections.delete(user!);
   }
 
   /** Runs a WebSocket handler; its end closes the connection (1000, or 1011 if it threw). */
   private runHandler(route: Route, req: UpgradedRequest): void {
     const ws = req.websocket;
-    // The request (its head, headers and query: ~1.6 KB) lives only as long as the
-    // handler keeps it: a weak reference is enough to name it in an error report.
-    const request = new WeakRef(req);
     let result: unknown;
     try {
       result = route.handler(req);
     } catch (error) {
       result = Promise.reject(error);
     }
-    settle(result, ws, (error) => this.reportError(error, request.deref()));
+    // Handlers read their request as they start, which they have now done up to their
+    // first await: from here on the request keeps only the head's text.
+    req.compact();
+    // Bound functions rather than closures (~60 B less per connection). The request lives
+    // only as long as the handler keeps it: a weak reference is enough to name it in an
+    // error report.
+    Promise.resolve(result).then(
+      closeAfterHandler.bind(ws),
+      this.handlerFailed.bind(this, ws, new WeakRef(req)),
+    );
+  }
+
+  /** The handler threw: report it, close with 1011. A ConnectionClosedError is the conversation ending. */
+  private handlerFailed(ws: WebSocket, request: WeakRef<WsRequest>, error: unknown): void {
+    if (error instanceof ConnectionClosedError) return;
+    this.reportError(error, request.deref());
+    if (ws.readyState === ReadyState.OPEN) ws.close(CloseCode.InternalError, "internal server error");
+  }
+
+  /** Tracks a socket until its upgrade or its end; a handshake error on it is answered, not thrown. */
+  private trackPendingSocket(socket: Duplex): void {
+    const forget = (): void => {
+      this.pendingSockets.delete(socket);
+    };
+    this.pendingSockets.set(socket, forget);
+    socket.on("error", ignore);
+    socket.on("close", forget);
+  }
+
+  /** The socket becomes a connection: its pending-state listeners go (the WebSocket has its own). */
+  private adoptPendingSocket(socket: Duplex): void {
+    const forget = this.pendingSockets.get(socket);
+    this.pendingSockets.delete(socket);
+    if (forget !== undefined) socket.off("close", forget);
+    socket.off("error", ignore);
   }
 
   // ---- Plain HTTP answers ----
@@ -434,30 +470,12 @@ export function createServer(options: ServerOptions = {}): WsrawServer {
 
 const NO_CONNECTIONS: ReadonlySet<WebSocket> = new Set();
 
-/**
- * Closes `ws` once its handler's result settles: 1000 when it returns, 1011 when it throws
- * (after `report`). A `ConnectionClosedError` is the conversation ending, not a failure.
- * Outside the class, so that nothing here keeps the request alive.
- */
-function settle(result: unknown, ws: WebSocket, report: (error: unknown) => void): void {
-  Promise.resolve(result).then(
-    () => {
-      if (ws.readyState === ReadyState.OPEN) ws.close(CloseCode.Normal);
-    },
-    (error: unknown) => {
-      if (error instanceof ConnectionClosedError) return;
-      report(error);
-      if (ws.readyState === ReadyState.OPEN) ws.close(CloseCode.InternalError, "internal server error");
-    },
-  );
+/** The handler returned: close with 1000, unless the connection is already closing. */
+function closeAfterHandler(this: WebSocket): void {
+  if (this.readyState === ReadyState.OPEN) this.close(CloseCode.Normal);
 }
 
 function ignore(): void {}
-
-/** Forgets `socket` once it closes; a function of its own so its listener holds nothing else. */
-function untrackOnClose(sockets: Set<Duplex>, socket: Duplex): void {
-  socket.once("close", () => sockets.delete(socket));
-}
 
 function originAllowed(policy: OriginPolicy, origin: string | undefined, req: WsRequest): boolean {
   if (typeof policy === "function") return policy(origin, req);
@@ -479,7 +497,7 @@ function headFromIncomingMessage(req: IncomingMessage): RequestHead {
   const target = req.url ?? "/";
   const { path, query } = parseRequestTarget(target);
   const rawHeaders: Array<[string, string]> = [];
-  const headers: Record<string, string> = Object.create(null);
+  const headers = createHeaderFields();
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i];
     const value = req.rawHeaders[i + 1];

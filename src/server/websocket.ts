@@ -8,6 +8,7 @@ import {
   encodeClose,
   truncateCloseReason,
 } from "../frame/index.js";
+import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
 import { FrameWriter } from "./frame-writer.js";
 import { MessageQueue } from "./message-queue.js";
@@ -78,10 +79,10 @@ export class WebSocket implements AsyncIterable<Message> {
   /** The user this connection belongs to, as set by the `authorize` hook (`req.user`). */
   user: UserId | undefined;
   /**
-   * Set by the server: time (ms, `performance.now()`) of the last bytes received.
+   * Set by the server: time (`clockMs()`) of the last bytes received.
    * @internal
    */
-  lastReceivedAt = performance.now();
+  lastReceivedAt = clockMs();
   /**
    * Set by the heartbeat: when the unanswered ping was sent, 0 when none is outstanding.
    * @internal
@@ -93,9 +94,13 @@ export class WebSocket implements AsyncIterable<Message> {
   private readonly options: ConnectionOptions;
   private readonly parser: FrameParser;
   private readonly writer: FrameWriter;
-  private readonly queue = new MessageQueue<Message>();
+  /** Messages received and not yet read; made for the first message that finds no reader. */
+  private queue: MessageQueue<Message> | undefined;
   private queuedBytes = 0;
-  private readonly waiters: Array<(message: Message | null) => void> = [];
+  /** The reader waiting longest for a message (`wait()` or `for await`), if any. */
+  private waiter: Waiter | undefined;
+  /** Readers that called `wait()` while another was already waiting: rare, so made lazily. */
+  private laterWaiters: Waiter[] | undefined;
   private paused = false;
   private closeSent = false;
   /** The peer's close frame, once received. */
@@ -107,22 +112,29 @@ export class WebSocket implements AsyncIterable<Message> {
   private closedPromise: Promise<CloseInfo> | undefined;
   private resolveClosed: ((info: CloseInfo) => void) | undefined;
   private closeInfo: CloseInfo | undefined;
-  private readonly closeListeners: Array<(ws: WebSocket) => void> = [];
+  private readonly owner: ConnectionOwner | undefined;
 
-  /** @internal Created by the server after it has written the 101 response. */
-  constructor(socket: Socket, options: ConnectionOptions, protocol = "", extensions = "") {
+  /**
+   * @internal Created by the server after it has written the 101 response; `owner` hears
+   * of the connection's end.
+   */
+  constructor(socket: Socket, options: ConnectionOptions, protocol = "", extensions = "", owner?: ConnectionOwner) {
     this.socket = socket;
     this.options = options;
     this.protocol = protocol;
     this.extensions = extensions;
+    this.owner = owner;
     this.writer = new FrameWriter(socket);
     this.parser = new FrameParser(new ParserEvents(this), { role: "server", maxPayload: options.maxPayload });
-    socket.on("data", (chunk: Buffer) => this.receiveData(chunk));
-    socket.on("close", () => this.socketClosed());
+    // Listeners shared by every socket, which finds its connection under a symbol: two
+    // closures and their context per connection cost more than the property.
+    (socket as ConnectionSocket)[kConnection] = this;
+    socket.on("data", onSocketData);
+    socket.on("close", onSocketClose);
     // The peer's FIN: no frame can follow. A `node:http` server's sockets (handleUpgrade)
     // are allowHalfOpen, so unlike ours they do not end our side by themselves; without
     // this, a peer gone without a close frame would keep the connection OPEN forever.
-    socket.on("end", endOurSide);
+    if (socket.allowHalfOpen) socket.on("end", endOurSide);
     // Errors (ECONNRESET, EPIPE) always end in 'close'; that is where they are handled.
     socket.on("error", ignoreError);
   }
@@ -163,14 +175,12 @@ export class WebSocket implements AsyncIterable<Message> {
    * closing or closed and every queued message has been read.
    */
   wait(): Promise<Message | null> {
-    const message = this.read();
-    if (message !== null || this.noMoreMessages()) return Promise.resolve(message);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.nextMessage(false) as Promise<Message | null>;
   }
 
   /** A queued message, or `null` when none is queued. Never waits. */
   read(): Message | null {
-    const message = this.queue.shift();
+    const message = this.queue?.shift();
     if (message === undefined) return null;
     this.queuedBytes -= message.length;
     if (this.paused) this.resumeIfDrained();
@@ -179,12 +189,12 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** How many received messages wait to be read. */
   countMessages(): number {
-    return this.queue.length;
+    return this.queue?.length ?? 0;
   }
 
   /** Whether a message can be read without waiting. */
   hasMessages(): boolean {
-    return this.queue.length > 0;
+    return this.countMessages() > 0;
   }
 
   /** Iterates over messages until the connection closes: `for await (const m of ws)`. */
@@ -277,12 +287,6 @@ export class WebSocket implements AsyncIterable<Message> {
     this.socket.destroy();
   }
 
-  /** @internal Runs `listener` once the connection is closed (groups, the server's registry). */
-  onClose(listener: (ws: WebSocket) => void): void {
-    if (this.state === ReadyState.CLOSED) listener(this);
-    else this.closeListeners.push(listener);
-  }
-
   /** @internal Feeds bytes that arrived with the handshake, then starts reading. */
   start(head: Buffer): void {
     if (head.length > 0) this.receiveData(head);
@@ -309,7 +313,7 @@ export class WebSocket implements AsyncIterable<Message> {
   // ---- Internals ----
 
   private receiveData(chunk: Buffer): void {
-    this.lastReceivedAt = performance.now();
+    this.lastReceivedAt = clockMs();
     try {
       this.parser.push(chunk);
     } catch (error) {
@@ -330,19 +334,20 @@ export class WebSocket implements AsyncIterable<Message> {
         return;
       }
     }
-    const waiter = this.waiters.shift();
+    const waiter = this.takeWaiter();
     if (waiter !== undefined) {
-      waiter(message);
+      wake(waiter, message);
       return;
     }
-    this.queue.push(message);
+    const queue = (this.queue ??= new MessageQueue());
+    queue.push(message);
     // Counted as `read()` discounts it (a string by its length, what it holds in memory):
     // with UTF-8 byte counts here, multi-byte text would leave a residue on every read
     // until the total never fell below the resume mark and the connection stalled.
     this.queuedBytes += message.length;
     if (
       !this.paused &&
-      (this.queue.length >= this.options.maxQueuedMessages || this.queuedBytes >= this.options.maxQueuedBytes)
+      (queue.length >= this.options.maxQueuedMessages || this.queuedBytes >= this.options.maxQueuedBytes)
     ) {
       this.paused = true;
       this.socket.pause();
@@ -351,7 +356,7 @@ export class WebSocket implements AsyncIterable<Message> {
 
   private resumeIfDrained(): void {
     if (
-      this.queue.length <= this.options.maxQueuedMessages >>> 1 &&
+      this.countMessages() <= this.options.maxQueuedMessages >>> 1 &&
       this.queuedBytes <= this.options.maxQueuedBytes / 2
     ) {
       this.paused = false;
@@ -421,7 +426,7 @@ export class WebSocket implements AsyncIterable<Message> {
           : { code: CloseCode.Abnormal, reason: "", wasClean: false });
     this.resolveClosed?.(info);
     this.wakeWaitersIfDone();
-    for (const listener of this.closeListeners.splice(0)) listener(this);
+    this.owner?.connectionClosed(this);
   }
 
   /** No message can arrive any more. */
@@ -431,7 +436,30 @@ export class WebSocket implements AsyncIterable<Message> {
 
   private wakeWaitersIfDone(): void {
     if (!this.noMoreMessages()) return;
-    for (const waiter of this.waiters.splice(0)) waiter(null);
+    for (let waiter = this.takeWaiter(); waiter !== undefined; waiter = this.takeWaiter()) wake(waiter, null);
+  }
+
+  /**
+   * The next message for `wait()` (`iterating` false: the message, or null at the end) or
+   * for `for await` (an IteratorResult, made here rather than by a `then` per wait).
+   */
+  private nextMessage(iterating: boolean): Promise<Message | null | IteratorResult<Message>> {
+    const message = this.read();
+    if (message !== null || this.noMoreMessages()) {
+      return Promise.resolve(iterating ? toIteratorResult(message) : message);
+    }
+    return new Promise((resolve) => {
+      const waiter: Waiter = { resolve, iterating };
+      if (this.waiter === undefined) this.waiter = waiter;
+      else (this.laterWaiters ??= []).push(waiter);
+    });
+  }
+
+  /** Removes and returns the reader waiting longest, if any. */
+  private takeWaiter(): Waiter | undefined {
+    const waiter = this.waiter;
+    if (waiter !== undefined) this.waiter = this.laterWaiters?.shift();
+    return waiter;
   }
 
   private isDrained(): boolean {
@@ -464,6 +492,21 @@ function afterPromiseJobs(fn: () => void): void {
   queueMicrotask(() => process.nextTick(fn));
 }
 
+/** @internal Told when a connection has closed: the server's registries. */
+export interface ConnectionOwner {
+  connectionClosed(ws: WebSocket): void;
+}
+
+/** A reader waiting for a message: `wait()` gets the message, `for await` an IteratorResult. */
+interface Waiter {
+  resolve(value: Message | null | IteratorResult<Message>): void;
+  iterating: boolean;
+}
+
+function wake(waiter: Waiter, message: Message | null): void {
+  waiter.resolve(waiter.iterating ? toIteratorResult(message) : message);
+}
+
 function toIteratorResult(message: Message | null): IteratorResult<Message> {
   return message === null ? { value: undefined, done: true } : { value: message, done: false };
 }
@@ -472,6 +515,19 @@ function toBuffer(data: Uint8Array | ArrayBuffer): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (data instanceof ArrayBuffer) return Buffer.from(data);
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+const kConnection = Symbol("wsraw.connection");
+
+/** A socket that carries its connection, for the shared listeners below. */
+type ConnectionSocket = Socket & { [kConnection]: WebSocket };
+
+function onSocketData(this: ConnectionSocket, chunk: Buffer): void {
+  this[kConnection]["receiveData"](chunk);
+}
+
+function onSocketClose(this: ConnectionSocket): void {
+  this[kConnection]["socketClosed"]();
 }
 
 /** The peer's FIN (see the constructor): shared by every socket rather than a closure each. */
@@ -512,9 +568,7 @@ class MessageIterator implements AsyncIterator<Message> {
   constructor(private readonly ws: WebSocket) {}
 
   next(): Promise<IteratorResult<Message>> {
-    const message = this.ws.read();
-    if (message !== null) return Promise.resolve({ value: message, done: false });
-    return this.ws.wait().then(toIteratorResult);
+    return this.ws["nextMessage"](true) as Promise<IteratorResult<Message>>;
   }
 
   return(): Promise<IteratorResult<Message>> {

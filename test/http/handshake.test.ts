@@ -114,6 +114,11 @@ describe("validateUpgradeRequest: rejections", () => {
     expectHttpError(() => validate(lines), 400);
   });
 
+  it("a comma inside one Host field is not a repeated field", () => {
+    // Repeats are joined with ", ", so a comma sends the check to the raw fields: one here.
+    expect(validate(withHeader("Host", "a,b.example.com")).key).toBe("dGhlIHNhbXBsZSBub25jZQ==");
+  });
+
   it("accepts a valid 16-byte key other than the RFC's", () => {
     const key = Buffer.alloc(16, 0xff).toString("base64");
     expect(validate(withHeader("Sec-WebSocket-Key", key)).key).toBe(key);

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { HttpError } from "../../src/http/errors.js";
-import { RequestHeadParser, type RequestHead } from "../../src/http/request-head.js";
+import { RequestHeadParser, parseRequestHead, type RequestHead } from "../../src/http/request-head.js";
 import { expectHttpError, headBytes, parseHead, RFC_REQUEST_LINES } from "./helpers.js";
 
 const HEAD = headBytes(RFC_REQUEST_LINES);
@@ -126,6 +126,32 @@ describe("RequestHeadParser: a complete head", () => {
     const head = parseHead(["GET / HTTP/1.1", "__proto__: x"]);
     expect(head.headers["constructor"]).toBeUndefined();
     expect(head.headers["__proto__"]).toBe("x");
+  });
+});
+
+describe("parseRequestHead: a head from its text", () => {
+  it("keeps the head's text, from which the same head is parsed again", () => {
+    const head = parseHead(["GET /chat?room=a%20b HTTP/1.1", "Host: h", "X-Twice: 1", "x-twice: 2", "Upgrade: websocket"]);
+    expect(head.text).toBe("GET /chat?room=a%20b HTTP/1.1\r\nHost: h\r\nX-Twice: 1\r\nx-twice: 2\r\nUpgrade: websocket");
+    const again = parseRequestHead(head.text!);
+    expect(snapshot(again)).toEqual(snapshot(head));
+    expect(again.rawHeaders).toEqual(head.rawHeaders);
+    expect(again.headers["x-twice"]).toBe("1, 2");
+    expect(again.query.get("room")).toBe("a b");
+  });
+
+  it("rejects what the incremental parser rejects", () => {
+    expectHttpError(() => parseRequestHead("GET / HTTP/1.1\nHost: h"), 400);
+    expectHttpError(() => parseRequestHead("GET / HTTP/2.0\r\nHost: h"), 505);
+    expectHttpError(() => parseRequestHead("GET / HTTP/1.1\r\n Host: h"), 400);
+  });
+
+  it("gives headers objects that inherit nothing", () => {
+    const { headers } = parseRequestHead("GET / HTTP/1.1\r\nHost: h");
+    expect(Object.getPrototypeOf(Object.getPrototypeOf(headers))).toBeNull();
+    expect(Object.keys(headers)).toEqual(["host"]);
+    expect(headers["toString"]).toBeUndefined();
+    expect("hasOwnProperty" in headers).toBe(false);
   });
 });
 

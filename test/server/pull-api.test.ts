@@ -71,6 +71,27 @@ describe("reading", () => {
     expect(await within(Promise.all(waits), "three waits")).toEqual(["1", "2", "3"]);
   });
 
+  it("a for-await reader and a wait() caller are served in the order they asked", async () => {
+    const { tap, port } = await connection();
+    const client = await resources.rawWebSocket(port, { path: "/t" });
+    const ws = await tap.next();
+    const iterator = ws[Symbol.asyncIterator]();
+    const first = iterator.next();
+    const second = ws.wait();
+    const third = iterator.next();
+    client.sendText("1");
+    client.sendText("2");
+    client.sendText("3");
+    expect(await within(Promise.all([first, second, third]), "three readers")).toEqual([
+      { value: "1", done: false },
+      "2",
+      { value: "3", done: false },
+    ]);
+    const ending = [iterator.next(), ws.wait()];
+    client.sendClose(1000);
+    expect(await within(Promise.all(ending), "readers at the close")).toEqual([{ value: undefined, done: true }, null]);
+  });
+
   it("after the peer's close, queued messages are still read, then wait() returns null", async () => {
     const { tap, port } = await connection();
     const client = await resources.rawWebSocket(port, { path: "/t" });
@@ -203,5 +224,36 @@ describe("writing and state", () => {
     const { tap, url } = await connection();
     await resources.ws(url);
     expect((await tap.next()).remoteAddress).toMatch(/127\.0\.0\.1$/);
+  });
+});
+
+describe("the request, for the life of the connection", () => {
+  it("headers, query and head read after the handler's first await are the handshake's", async () => {
+    const seen = deferred<unknown>();
+    const { port } = await connection(async (req) => {
+      const before = { header: req.headers["x-custom"], room: req.query.get("room") };
+      // Past the first await the server keeps only the head's text; reading parses it again.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      seen.resolve({
+        before,
+        header: req.headers["x-custom"],
+        room: req.query.get("room"),
+        path: req.path,
+        method: req.method,
+        raw: req.head.rawHeaders.find(([name]) => name === "X-Custom"),
+        user: req.user,
+      });
+      await req.websocket.closed;
+    });
+    await resources.rawWebSocket(port, { path: "/t?room=blue%20sky", headers: { "X-Custom": "hello" } });
+    expect(await within(seen.promise, "the handler's reads")).toEqual({
+      before: { header: "hello", room: "blue sky" },
+      header: "hello",
+      room: "blue sky",
+      path: "/t",
+      method: "GET",
+      raw: ["X-Custom", "hello"],
+      user: undefined,
+    });
   });
 });
