@@ -18,7 +18,10 @@ export interface UpgradeRequest {
 
 // RFC 6455 §11.3.1, §11.3.5 and RFC 9112 §3.2: these MUST NOT appear more than once in a request.
 // Upgrade is not among them: it is a list header (RFC 9110 §7.8), so repeating it is legitimate.
-const SINGLE_VALUED_HEADERS = ["Host", "Sec-WebSocket-Key", "Sec-WebSocket-Version"];
+const SINGLE_VALUED_HEADERS = ["Host", "Sec-WebSocket-Key", "Sec-WebSocket-Version"].map((name) => ({
+  name,
+  key: name.toLowerCase(),
+}));
 
 // RFC 6455 §4.1: the key is base64 of 16 bytes, which is always 22 characters plus "==".
 const KEY = /^[A-Za-z0-9+/]{22}==$/;
@@ -56,8 +59,8 @@ export function validateUpgradeRequest(head: RequestHead): UpgradeRequest {
   if (!isAtLeastHttp11(head.httpVersion)) {
     throw new HttpError(400, `A WebSocket handshake requires HTTP/1.1, not HTTP/${head.httpVersion}`);
   }
-  for (const name of SINGLE_VALUED_HEADERS) {
-    if (countHeader(head, name) > 1) {
+  for (const { name, key } of SINGLE_VALUED_HEADERS) {
+    if (countHeader(head, key) > 1) {
       throw new HttpError(400, `The ${name} header must appear only once`);
     }
   }
@@ -95,12 +98,13 @@ export function validateUpgradeRequest(head: RequestHead): UpgradeRequest {
 }
 
 function isAtLeastHttp11(version: string): boolean {
+  if (version === "1.1") return true;
   const [major, minor] = version.split(".").map(Number);
   return major > 1 || (major === 1 && minor >= 1);
 }
 
-function countHeader(head: RequestHead, name: string): number {
-  const lowerName = name.toLowerCase();
+/** How many times the field `lowerName` appears in the request. */
+function countHeader(head: RequestHead, lowerName: string): number {
   const value = head.headers[lowerName];
   if (value === undefined) return 0;
   // Repeated fields are joined with ", ": without a comma there was only one.
@@ -111,5 +115,7 @@ function countHeader(head: RequestHead, name: string): number {
 }
 
 function listHasToken(list: string, token: string): boolean {
+  // The usual case first: the list is that one token ("websocket", "Upgrade").
+  if (list.length === token.length && list.toLowerCase() === token) return true;
   return splitList(list).some((element) => element.toLowerCase() === token);
 }

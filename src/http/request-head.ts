@@ -1,5 +1,4 @@
 import { HttpError } from "./errors.js";
-import { isFieldValue, isToken, trimOws } from "./grammar.js";
 import { splitRequestTarget } from "./request-target.js";
 
 /** A parsed HTTP/1.x request head: request line and header fields (RFC 9112 §2.1). */
@@ -200,20 +199,18 @@ function parseHead(bytes: Buffer, end: number): RequestHead {
  * `RequestHeadParser.push`, except 431.
  */
 export function parseRequestHead(text: string): RequestHead {
-  const lines = text.split("\r\n");
-  for (const line of lines) assertNoForbiddenControls(line);
-
-  const { method, target, httpVersion } = parseRequestLine(lines[0]);
+  assertNoForbiddenControls(text);
+  let lineEnd = text.indexOf("\r\n");
+  if (lineEnd === -1) lineEnd = text.length;
+  const { method, target, httpVersion } = parseRequestLine(text.slice(0, lineEnd));
   const { path, search } = splitRequestTarget(target);
-
   const headers = createHeaderFields();
-  for (let i = 1; i < lines.length; i++) {
-    const [name, value] = parseFieldLine(lines[i]);
+  forEachField(text, lineEnd, (name, value) => {
     const key = name.toLowerCase();
     const previous = headers[key];
     // RFC 9110 §5.3: repeated fields combine into one comma-separated list, in order.
     headers[key] = previous === undefined ? value : `${previous}, ${value}`;
-  }
+  });
   return new ParsedRequestHead(method, target, path, search, httpVersion, headers, text);
 }
 
@@ -242,8 +239,13 @@ class ParsedRequestHead implements RequestHead {
   }
 
   get rawHeaders(): Array<[name: string, value: string]> {
-    // The lines were checked when the head was parsed: this cannot throw.
-    return (this.#rawHeaders ??= this.text.split("\r\n").slice(1).map(parseFieldLine));
+    if (this.#rawHeaders === undefined) {
+      const fields: Array<[name: string, value: string]> = [];
+      // The lines were checked when the head was parsed: this cannot throw.
+      forEachField(this.text, this.text.indexOf("\r\n"), (name, value) => fields.push([name, value]));
+      this.#rawHeaders = fields;
+    }
+    return this.#rawHeaders;
   }
 }
 
@@ -260,11 +262,13 @@ export function createHeaderFields(): Record<string, string> {
   return Object.create(HEADER_FIELDS_PROTOTYPE) as Record<string, string>;
 }
 
-function assertNoForbiddenControls(line: string): void {
-  // After splitting on CRLF, any remaining CR or LF is bare (RFC 9112 §2.2).
-  if (line.includes("\r") || line.includes("\n")) throw bareLineEndingError();
+// After the head is cut into lines at CRLF, any other CR or LF is bare (RFC 9112 §2.2).
+const BARE_LINE_ENDING = /\r(?!\n)|(?<!\r)\n/;
+
+function assertNoForbiddenControls(text: string): void {
+  if (BARE_LINE_ENDING.test(text)) throw bareLineEndingError();
   // RFC 9110 §5.5: NUL is never valid; report it by name since it is a classic smuggling probe.
-  if (line.includes("\0")) throw new HttpError(400, "Request head contains a NUL byte");
+  if (text.includes("\0")) throw new HttpError(400, "Request head contains a NUL byte");
 }
 
 function parseRequestLine(line: string): { method: string; target: string; httpVersion: string } {
@@ -288,25 +292,64 @@ function parseRequestLine(line: string): { method: string; target: string; httpV
   };
 }
 
-/** RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. */
-function parseFieldLine(line: string): [name: string, value: string] {
-  if (line.startsWith(" ") || line.startsWith("\t")) {
-    // RFC 9112 §5.2: obs-fold (a continuation line) is rejected with 400 rather than unfolded.
-    throw new HttpError(400, "Header lines must not start with whitespace (obs-fold is not accepted, RFC 9112 §5.2)");
+const SP = 0x20;
+const HTAB = 0x09;
+const COLON = 0x3a;
+
+/** Which characters (latin1, so all below 256) a header name may have: tchar (RFC 9110 §5.6.2). */
+const TCHAR = characterSet((c) => /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(String.fromCharCode(c)));
+/** Which a field value may have: VCHAR, SP, HTAB and obs-text (RFC 9110 §5.5). */
+const FIELD_VCHAR = characterSet((c) => c === HTAB || (c >= SP && c !== 0x7f));
+
+function characterSet(allowed: (code: number) => boolean): Uint8Array {
+  const set = new Uint8Array(256);
+  for (let code = 0; code < 256; code++) set[code] = allowed(code) ? 1 : 0;
+  return set;
+}
+
+/**
+ * Calls `onField` with each header field of `text`, whose request line ends at
+ * `requestLineEnd` (-1: it has no header lines). RFC 9112 §5:
+ * field-line = field-name ":" OWS field-value OWS. One pass over the characters, with no
+ * array per line: the request head is parsed once per connection, on the handshake's path.
+ */
+function forEachField(text: string, requestLineEnd: number, onField: (name: string, value: string) => void): void {
+  if (requestLineEnd === -1) return;
+  const length = text.length;
+  for (let start = requestLineEnd + 2; start <= length; ) {
+    let end = text.indexOf("\r\n", start);
+    if (end === -1) end = length;
+    const first = text.charCodeAt(start);
+    if (first === SP || first === HTAB) {
+      // RFC 9112 §5.2: obs-fold (a continuation line) is rejected with 400 rather than unfolded.
+      throw new HttpError(400, "Header lines must not start with whitespace (obs-fold is not accepted, RFC 9112 §5.2)");
+    }
+    let colon = start;
+    while (colon < end && text.charCodeAt(colon) !== COLON) colon++;
+    if (colon === end) throw new HttpError(400, "Malformed header line: missing colon");
+    const last = text.charCodeAt(colon - 1);
+    if (colon > start && (last === SP || last === HTAB)) {
+      // RFC 9112 §5.1: whitespace between name and colon MUST be rejected with 400.
+      throw new HttpError(400, "No whitespace is allowed between a header name and its colon (RFC 9112 §5.1)");
+    }
+    let valid = colon > start;
+    for (let i = start; valid && i < colon; i++) valid = TCHAR[text.charCodeAt(i)] === 1;
+    if (!valid) throw new HttpError(400, "Malformed header name: names must be tokens (RFC 9110 §5.1)");
+    let valueStart = colon + 1;
+    let valueEnd = end;
+    while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+    const name = text.slice(start, colon);
+    for (let i = valueStart; i < valueEnd; i++) {
+      if (FIELD_VCHAR[text.charCodeAt(i)] !== 1) {
+        throw new HttpError(400, `Header ${name} contains a control character, which is not allowed (RFC 9110 §5.5)`);
+      }
+    }
+    onField(name, text.slice(valueStart, valueEnd));
+    start = end + 2;
   }
-  const colon = line.indexOf(":");
-  if (colon === -1) throw new HttpError(400, "Malformed header line: missing colon");
-  const name = line.slice(0, colon);
-  if (name.endsWith(" ") || name.endsWith("\t")) {
-    // RFC 9112 §5.1: whitespace between name and colon MUST be rejected with 400.
-    throw new HttpError(400, "No whitespace is allowed between a header name and its colon (RFC 9112 §5.1)");
-  }
-  if (!isToken(name)) {
-    throw new HttpError(400, "Malformed header name: names must be tokens (RFC 9110 §5.1)");
-  }
-  const value = trimOws(line.slice(colon + 1));
-  if (!isFieldValue(value)) {
-    throw new HttpError(400, `Header ${name} contains a control character, which is not allowed (RFC 9110 §5.5)`);
-  }
-  return [name, value];
+}
+
+function isOws(code: number): boolean {
+  return code === SP || code === HTAB;
 }
