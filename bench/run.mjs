@@ -30,7 +30,7 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only name[,name...]] [--ru
   --only       run only these scenarios: ${"echo-small, echo-16k, echo-1m, handshake, broadcast, idle-memory, frame-codec"}
   --runs N     measured runs per server and scenario (default 5, quick 3)
   --seconds S  length of one measured run (default 3, quick 0.6)
-  --profile S  run server S (wsraw, ws, net) with --cpu-prof; the .cpuprofile files go to
+  --profile S  run server S (wsraw, ws, net), or the load generator (load), with --cpu-prof; the .cpuprofile files go to
                ${PROFILE_DIR} (summarise one with node bench/load/cpuprofile-top.mjs FILE)`;
 
 function parseArgs(argv) {
@@ -104,7 +104,12 @@ function startServer(name) {
 }
 
 function startLoadGenerator() {
-  return startChild(join(here, "load/client.mjs"), { name: "load generator", core: LOAD_CORE, pin: PIN });
+  return startChild(join(here, "load/client.mjs"), {
+    name: "load generator",
+    core: LOAD_CORE,
+    pin: PIN,
+    nodeArgs: args.profile === "load" ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+  });
 }
 
 // ---- Scenarios ----

@@ -240,7 +240,7 @@ export class WsrawServer {
       this.refuse(socket, error, undefined);
       return;
     }
-    void this.dispatch(socket, requestHead, head);
+    this.dispatch(socket, requestHead, head);
   }
 
   /**
@@ -292,23 +292,21 @@ export class WsrawServer {
       }
       if (result === null) return;
       done();
-      void this.dispatch(socket, result.head, result.rest);
+      this.dispatch(socket, result.head, result.rest);
     };
     socket.on("data", onData);
     socket.once("close", done);
   }
 
   /** Routes a complete request head: plain HTTP, or the upgrade. */
-  private async dispatch(socket: Duplex, head: RequestHead, rest: Buffer): Promise<void> {
-    // Hold the bytes that follow the head while the handler or hooks run.
-    socket.pause();
+  private dispatch(socket: Duplex, head: RequestHead, rest: Buffer): void {
     const upgrade = isUpgradeRequest(head);
     const req = new WsRequest(head, upgrade, socket as Partial<Socket>);
     const route = this.routes.get(head.path) ?? this.routes.get("*");
     try {
       if (route === undefined) throw new HttpError(404, `No route for ${head.path}`);
       if (upgrade && route.kind !== "http") {
-        await this.upgrade(socket, req, route, rest);
+        this.upgrade(socket, req, route, rest);
         return;
       }
       if (route.kind === "require") {
@@ -318,14 +316,28 @@ export class WsrawServer {
           "Sec-WebSocket-Version": "13",
         });
       }
-      const result = await route.handler(req);
-      this.respond(socket, toResponse(result, head.method === "HEAD"));
+      void this.serveHttp(socket, req, route);
     } catch (error) {
       this.refuse(socket, error, req);
     }
   }
 
-  private async upgrade(socket: Duplex, req: WsRequest, route: Route, rest: Buffer): Promise<void> {
+  private async serveHttp(socket: Duplex, req: WsRequest, route: Exclude<Route, { kind: "require" }>): Promise<void> {
+    // Hold the bytes that follow the head while the handler runs.
+    socket.pause();
+    try {
+      const result = await route.handler(req);
+      this.respond(socket, toResponse(result, req.method === "HEAD"));
+    } catch (error) {
+      this.refuse(socket, error, req);
+    }
+  }
+
+  /**
+   * Validates and negotiates the upgrade, then opens the connection: at once, or after the
+   * `authorize` hook when there is one. Throws HttpError for a request that is refused.
+   */
+  private upgrade(socket: Duplex, req: WsRequest, route: Route, rest: Buffer): void {
     const head = req.head;
     const handshake = validateUpgradeRequest(head);
     const routeOptions: RouteOptions = route.options;
@@ -337,27 +349,49 @@ export class WsrawServer {
     if (allowOrigin !== undefined && !originAllowed(allowOrigin, handshake.origin, req)) {
       throw new HttpError(403, `Origin ${handshake.origin ?? "(none)"} is not allowed`);
     }
-    const protocol = selectProtocol(handshake.protocols, routeOptions.protocols ?? this.options.protocols, head);
-    const extensions = this.options.extensions
-      ? formatExtensions(this.options.extensions(handshake.extensions, head))
-      : "";
+    const negotiated: Negotiated = {
+      key: handshake.key,
+      protocol: selectProtocol(handshake.protocols, routeOptions.protocols ?? this.options.protocols, head),
+      extensions: this.options.extensions ? formatExtensions(this.options.extensions(handshake.extensions, head)) : "",
+    };
     const authorize = routeOptions.authorize ?? this.options.authorize;
-    if (authorize !== undefined) {
+    if (authorize === undefined) this.open(socket, req, route, rest, negotiated);
+    else void this.authorizeThenOpen(authorize, socket, req, route, rest, negotiated);
+  }
+
+  private async authorizeThenOpen(
+    authorize: Authorizer,
+    socket: Duplex,
+    req: WsRequest,
+    route: Route,
+    rest: Buffer,
+    negotiated: Negotiated,
+  ): Promise<void> {
+    // Hold the bytes that follow the head while the hook runs.
+    socket.pause();
+    try {
       const verdict = await authorize(req);
       if (verdict === false) throw new HttpError(403, "Not authorized");
       if (typeof verdict === "object" && verdict !== null) {
         throw new HttpError(verdict.status, verdict.message ?? "Not authorized", verdict.headers as Record<string, string>);
       }
+      // The peer may have gone, or the server started closing, while the hook ran.
+      if (socket.destroyed) return;
+      if (this.closing) throw new HttpError(503, "The server is shutting down");
+      this.open(socket, req, route, rest, negotiated);
+    } catch (error) {
+      this.refuse(socket, error, req);
     }
-    // The peer may have gone, or the server started closing, while the hooks ran.
-    if (socket.destroyed) return;
-    if (this.closing) throw new HttpError(503, "The server is shutting down");
+  }
 
-    socket.write(buildUpgradeResponse({ key: handshake.key, protocol, extensions }));
+  /** Sends the 101 response and starts the connection and its handler. */
+  private open(socket: Duplex, req: WsRequest, route: Route, rest: Buffer, negotiated: Negotiated): void {
+    const { protocol, extensions } = negotiated;
+    socket.write(buildUpgradeResponse(negotiated));
     this.adoptPendingSocket(socket);
     const ws = new WebSocket(
       socket as Socket,
-      routeOptions.answerAppPings ? this.connectionOptionsAnsweringPings : this.connectionOptions,
+      route.options.answerAppPings ? this.connectionOptionsAnsweringPings : this.connectionOptions,
       protocol ?? "",
       extensions,
       this.owner,
@@ -469,6 +503,13 @@ export function createServer(options: ServerOptions = {}): WsrawServer {
 }
 
 const NO_CONNECTIONS: ReadonlySet<WebSocket> = new Set();
+
+/** What the server answers a valid handshake with. */
+interface Negotiated {
+  key: string;
+  protocol: string | undefined;
+  extensions: string;
+}
 
 /** The handler returned: close with 1000, unless the connection is already closing. */
 function closeAfterHandler(this: WebSocket): void {

@@ -117,6 +117,22 @@ describe("handshake accepted", () => {
     expect((await client.response()).status).toBe(101);
     expect(await client.nextFrame()).toEqual({ type: "text", data: "early" });
   });
+
+  it("holds frames sent in later packets while an async authorize hook runs", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { port } = await resources.server({
+      "/echo": echoRoute({ authorize: () => gate.then(() => true) }),
+    });
+    const client = await resources.raw(port);
+    client.write(upgradeRequest({ path: "/echo" }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    client.write(encodeMessage("later", { mask: true }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    expect((await client.response()).status).toBe(101);
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "later" });
+  });
 });
 
 describe("handshake refused", () => {
