@@ -270,7 +270,9 @@ export class FrameParser {
 
   /** A piece of a payload that spans chunks. */
   private payloadPiece(piece: Buffer): void {
-    if (this.masked) maskWithKeyWord(piece, this.maskKey, this.payloadReceived);
+    // A binary frame that is a whole message (the first frame, and the last) is unmasked
+    // once it is joined: one pass over the joined bytes instead of one call per piece.
+    if (this.masked && !this.isWholeBinaryMessage()) maskWithKeyWord(piece, this.maskKey, this.payloadReceived);
     this.payloadReceived += piece.length;
     const done = this.payloadReceived === this.payloadLength;
     if (this.opcode >= Opcode.Close) {
@@ -319,9 +321,15 @@ export class FrameParser {
     }
     if (!this.fin) return;
     const parts = this.messageParts;
-    this.endMessage(
-      parts === undefined ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, this.messageLength),
-    );
+    const message =
+      parts === undefined ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, this.messageLength);
+    if (collected && this.masked && this.isWholeBinaryMessage()) maskWithKeyWord(message, this.maskKey);
+    this.endMessage(message);
+  }
+
+  /** The current frame is a whole binary message: no fragment came before it or follows it. */
+  private isWholeBinaryMessage(): boolean {
+    return this.opcode === Opcode.Binary && this.fin;
   }
 
   /** The last frame of a data message is in: check that text ended whole, hand it out. */
