@@ -61,7 +61,7 @@ const PLAN = {
   runMs: Math.round((args.seconds ?? (args.quick ? 0.6 : 3)) * 1000),
   warmupMs: args.quick ? 400 : 1500,
   idleConnections: args.quick ? 2000 : 10_000,
-  memoryRuns: args.quick ? 1 : 3,
+  memoryRuns: args.quick ? 1 : 5,
 };
 
 // ---- Servers under test ----

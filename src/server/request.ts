@@ -35,10 +35,10 @@ export class WsRequest {
   private headText: string | undefined;
 
   /** @internal */
-  constructor(head: RequestHead, upgrade: boolean, peer: Peer) {
+  constructor(head: RequestHead, upgrade: boolean, peer: Peer, path = head.path) {
     this.parsedHead = head;
     this.method = head.method;
-    this.path = head.path;
+    this.path = path;
     this.upgrade = upgrade;
     this.peer = peer;
   }

@@ -107,7 +107,8 @@ const DEFAULTS: Required<Pick<ServerOptions, Limit>> = {
  * ```
  */
 export class WsrawServer {
-  private readonly routes = new Map<string, Route>();
+  /** Routes by path; the path is kept too, so a request can share its string. */
+  private readonly routes = new Map<string, { path: string; route: Route }>();
   private readonly openConnections = new Set<WebSocket>();
   /**
    * Sockets before or during the handshake, and plain HTTP exchanges, each with the 'close'
@@ -202,7 +203,7 @@ export class WsrawServer {
     if (!path.startsWith("/") && path !== "*") {
       throw new TypeError(`route path must start with "/" or be "*", got ${JSON.stringify(path)}`);
     }
-    this.routes.set(path, route);
+    this.routes.set(path, { path, route });
     return this;
   }
 
@@ -301,8 +302,10 @@ export class WsrawServer {
   /** Routes a complete request head: plain HTTP, or the upgrade. */
   private dispatch(socket: Duplex, head: RequestHead, rest: Buffer): void {
     const upgrade = isUpgradeRequest(head);
-    const req = new WsRequest(head, upgrade, socket as Partial<Socket>);
-    const route = this.routes.get(head.path) ?? this.routes.get("*");
+    const exact = this.routes.get(head.path);
+    const route = (exact ?? this.routes.get("*"))?.route;
+    // The route's own string for the path: a request held for a connection's life keeps no copy.
+    const req = new WsRequest(head, upgrade, socket as Partial<Socket>, exact?.path);
     try {
       if (route === undefined) throw new HttpError(404, `No route for ${head.path}`);
       if (upgrade && route.kind !== "http") {

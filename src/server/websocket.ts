@@ -175,7 +175,7 @@ export class WebSocket implements AsyncIterable<Message> {
    * closing or closed and every queued message has been read.
    */
   wait(): Promise<Message | null> {
-    return this.nextMessage(false) as Promise<Message | null>;
+    return this.nextMessage(undefined) as Promise<Message | null>;
   }
 
   /** A queued message, or `null` when none is queued. Never waits. */
@@ -440,16 +440,23 @@ export class WebSocket implements AsyncIterable<Message> {
   }
 
   /**
-   * The next message for `wait()` (`iterating` false: the message, or null at the end) or
-   * for `for await` (an IteratorResult, made here rather than by a `then` per wait).
+   * The next message for `wait()` (no `iterator`: the message, or null at the end) or for
+   * `iterator.next()` (an IteratorResult, made here rather than by a `then` per wait).
    */
-  private nextMessage(iterating: boolean): Promise<Message | null | IteratorResult<Message>> {
+  private nextMessage(iterator: MessageIterator | undefined): Promise<Message | null | IteratorResult<Message>> {
     const message = this.read();
     if (message !== null || this.noMoreMessages()) {
-      return Promise.resolve(iterating ? toIteratorResult(message) : message);
+      return Promise.resolve(iterator !== undefined ? toIteratorResult(message) : message);
     }
     return new Promise((resolve) => {
-      const waiter: Waiter = { resolve, iterating };
+      // A `for await` loop waits for one message at a time: its iterator is the waiter.
+      let waiter: Waiter;
+      if (iterator !== undefined && iterator.resolve === undefined) {
+        iterator.resolve = resolve;
+        waiter = iterator;
+      } else {
+        waiter = { resolve, iterating: iterator !== undefined };
+      }
       if (this.waiter === undefined) this.waiter = waiter;
       else (this.laterWaiters ??= []).push(waiter);
     });
@@ -499,12 +506,15 @@ export interface ConnectionOwner {
 
 /** A reader waiting for a message: `wait()` gets the message, `for await` an IteratorResult. */
 interface Waiter {
-  resolve(value: Message | null | IteratorResult<Message>): void;
-  iterating: boolean;
+  /** Resolves the reader's promise; cleared once called. */
+  resolve: ((value: Message | null | IteratorResult<Message>) => void) | undefined;
+  readonly iterating: boolean;
 }
 
 function wake(waiter: Waiter, message: Message | null): void {
-  waiter.resolve(waiter.iterating ? toIteratorResult(message) : message);
+  const resolve = waiter.resolve!;
+  waiter.resolve = undefined;
+  resolve(waiter.iterating ? toIteratorResult(message) : message);
 }
 
 function toIteratorResult(message: Message | null): IteratorResult<Message> {
@@ -564,11 +574,18 @@ class ParserEvents implements FrameHandler {
 }
 
 /** `for await` over a connection's messages; a class, not two closures per connection. */
-class MessageIterator implements AsyncIterator<Message> {
+class MessageIterator implements AsyncIterator<Message>, Waiter {
+  /** Set while this iterator waits for a message (it is then the connection's waiter). */
+  resolve: Waiter["resolve"];
+
   constructor(private readonly ws: WebSocket) {}
 
+  get iterating(): boolean {
+    return true;
+  }
+
   next(): Promise<IteratorResult<Message>> {
-    return this.ws["nextMessage"](true) as Promise<IteratorResult<Message>>;
+    return this.ws["nextMessage"](this) as Promise<IteratorResult<Message>>;
   }
 
   return(): Promise<IteratorResult<Message>> {
