@@ -381,8 +381,11 @@ export class WebSocket implements AsyncIterable<Message> {
       this.writer.queue(code === CloseCode.NoStatus ? encodeClose() : encodeClose(code));
     }
     this.state = ReadyState.CLOSING;
-    // The server closes the TCP connection first (RFC 6455 §7.1.1).
+    // The server closes the TCP connection first (RFC 6455 §7.1.1). Both close frames are
+    // exchanged and nothing may follow the peer's (§5.5.1): once our FIN is out the socket
+    // is done, and the kernel finishes the TCP close (this side holds TIME_WAIT).
     this.writer.end();
+    this.socket.destroySoon();
     // The paused socket must read on, or its 'close' might never be seen.
     if (this.paused) {
       this.paused = false;

@@ -48,6 +48,20 @@ describe("closing handshake started by the client", () => {
     await client.waitClosed();
   });
 
+  it("once both close frames are exchanged, the server does not wait for the client's FIN", async () => {
+    const tap = new Tap();
+    const { port } = await resources.server({ "/t": tap.route() }, { closeTimeoutMs: 30_000 });
+    // This client never ends its side: the server's FIN does not end it.
+    const client = await resources.raw(port, true);
+    await client.handshake({ path: "/t" });
+    const ws = await tap.next();
+    client.sendClose(1000);
+    expect(await client.nextFrame()).toEqual({ type: "close", code: 1000, reason: "" });
+    await within(client.ended, "the server's FIN");
+    // Done at once and cleanly, not after closeTimeoutMs with 1006.
+    expect(await within(ws.closed, "closed", 2_000)).toEqual({ code: 1000, reason: "", wasClean: true });
+  });
+
   it("an empty close frame is answered with an empty close frame; closed reports 1005", async () => {
     const { open } = await tapped();
     const { client, ws } = await open();

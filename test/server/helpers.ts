@@ -238,8 +238,9 @@ export class RawClient {
     void this.closed.then(() => this.finishResponse());
   }
 
-  static connect(port: number, host = HOST): Promise<RawClient> {
-    const socket = connect({ port, host, noDelay: true });
+  /** `allowHalfOpen`: the server's FIN does not end this side (it stays open until destroyed). */
+  static connect(port: number, host = HOST, allowHalfOpen = false): Promise<RawClient> {
+    const socket = connect({ port, host, noDelay: true, allowHalfOpen });
     return within(
       new Promise((resolve, reject) => {
         socket.once("connect", () => resolve(new RawClient(socket)));
@@ -499,8 +500,8 @@ export class Resources {
   }
 
   /** A raw client, connected (no request sent yet). */
-  async raw(port: number): Promise<RawClient> {
-    const client = await RawClient.connect(port);
+  async raw(port: number, allowHalfOpen = false): Promise<RawClient> {
+    const client = await RawClient.connect(port, HOST, allowHalfOpen);
     this.clients.push(client);
     return client;
   }
