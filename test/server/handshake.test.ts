@@ -8,6 +8,7 @@ import { encodeMessage } from "../../src/frame/index.js";
 import { HttpError, acceptWebSocket, requireWebSocket } from "../../src/index.js";
 import {
   KiB,
+  type RawClient,
   Tap,
   acceptFor,
   echo,
@@ -105,33 +106,35 @@ describe("handshake accepted", () => {
     expect(await client.nextFrame()).toEqual({ type: "binary", data: Buffer.from([1, 2, 3]) });
   });
 
-  it("holds frames that arrive with the handshake while an async authorize hook runs", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const { port } = await resources.server({
-      "/echo": echoRoute({ authorize: () => gate.then(() => true) }),
-    });
-    const client = await resources.raw(port);
-    client.write([upgradeRequest({ path: "/echo" }), ...encodeMessage("early", { mask: true })]);
-    setTimeout(release, 50);
-    expect((await client.response()).status).toBe(101);
-    expect(await client.nextFrame()).toEqual({ type: "text", data: "early" });
-  });
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  it("holds frames sent in later packets while an async authorize hook runs", async () => {
+  it.each([
+    {
+      when: "in the handshake's packet",
+      send: async (client: RawClient) => {
+        client.write([upgradeRequest({ path: "/echo" }), ...encodeMessage("early", { mask: true })]);
+      },
+    },
+    {
+      when: "in later packets",
+      send: async (client: RawClient) => {
+        client.write(upgradeRequest({ path: "/echo" }));
+        await pause(20);
+        client.write(encodeMessage("early", { mask: true }));
+      },
+    },
+  ])("holds frames sent $when while an async authorize hook runs", async ({ send }) => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const { port } = await resources.server({
       "/echo": echoRoute({ authorize: () => gate.then(() => true) }),
     });
     const client = await resources.raw(port);
-    client.write(upgradeRequest({ path: "/echo" }));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    client.write(encodeMessage("later", { mask: true }));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await send(client);
+    await pause(20);
     release();
     expect((await client.response()).status).toBe(101);
-    expect(await client.nextFrame()).toEqual({ type: "text", data: "later" });
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "early" });
   });
 });
 

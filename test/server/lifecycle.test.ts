@@ -6,7 +6,7 @@ import { type IncomingMessage, type Server, createServer as createHttpServer, re
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { encodeMessage } from "../../src/frame/index.js";
-import { createServer, requireWebSocket } from "../../src/index.js";
+import { type Route, createServer, requireWebSocket } from "../../src/index.js";
 import { HOST, RawClient, Tap, WsPeer, echoRoute, upgradeRequest, useResources, within } from "./helpers.js";
 
 const resources = useResources();
@@ -52,9 +52,10 @@ describe("server.close()", () => {
 });
 
 describe("handleUpgrade behind a node:http server", () => {
-  async function httpWithWsraw() {
+  async function httpWithWsraw(routes: Record<string, Route> = {}) {
     const wsraw = createServer();
     wsraw.route("/echo", echoRoute());
+    for (const [path, route] of Object.entries(routes)) wsraw.route(path, route);
     const http: Server = createHttpServer((req, res) => {
       res.writeHead(200, { "Content-Type": "text/plain" });
       res.end(`http server saw ${req.method} ${req.url}`);
@@ -83,23 +84,12 @@ describe("handleUpgrade behind a node:http server", () => {
   });
 
   it("the handler reads the request's headers and query after its first await", async () => {
-    const wsraw = createServer();
-    wsraw.route(
-      "/q",
-      requireWebSocket(async (req) => {
+    const { port } = await httpWithWsraw({
+      "/q": requireWebSocket(async (req) => {
         await new Promise((resolve) => setTimeout(resolve, 5));
         req.websocket.send(`${req.query.get("n")} ${req.headers["x-custom"]}`);
         await req.websocket.closed;
       }),
-    );
-    const http: Server = createHttpServer();
-    http.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => wsraw.handleUpgrade(req, socket, head));
-    await new Promise<void>((resolve) => http.listen(0, HOST, resolve));
-    const { port } = http.address() as AddressInfo;
-    resources.defer(async () => {
-      http.closeAllConnections();
-      await within(wsraw.close(), "the wsraw server to close");
-      await within(new Promise((resolve) => http.close(resolve)), "the http server to close");
     });
     const client = await resources.rawWebSocket(port, { path: "/q?n=7", headers: { "X-Custom": "abc" } });
     expect(await client.nextFrame()).toEqual({ type: "text", data: "7 abc" });
