@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import {
   CloseCode,
   type FrameHandler,
@@ -385,7 +386,7 @@ export class WebSocket implements AsyncIterable<Message> {
     // exchanged and nothing may follow the peer's (§5.5.1): once our FIN is out the socket
     // is done, and the kernel finishes the TCP close (this side holds TIME_WAIT).
     this.writer.end();
-    this.socket.destroySoon();
+    destroyWhenFinished(this.socket);
     // The paused socket must read on, or its 'close' might never be seen.
     if (this.paused) {
       this.paused = false;
@@ -549,6 +550,12 @@ function endOurSide(this: Socket): void {
 }
 
 function ignoreError(): void {}
+
+/** `net.Socket#destroySoon` for any Duplex (`handleUpgrade` may be given one): destroy once ended and flushed. */
+function destroyWhenFinished(socket: Duplex): void {
+  if (socket.writableFinished) socket.destroy();
+  else socket.once("finish", () => socket.destroy());
+}
 
 /**
  * The parser's handler for one connection. Prototype methods instead of four closures per
