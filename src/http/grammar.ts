@@ -29,7 +29,7 @@ function isOws(char: string): boolean {
  * A loop rather than a `/[ \t]+$/` regex, whose backtracking is quadratic on long runs of
  * spaces — an attacker controls these strings.
  */
-export function trimOws(value: string): string {
+function trimOws(value: string): string {
   let start = 0;
   let end = value.length;
   while (start < end && isOws(value[start])) start++;
