@@ -329,7 +329,8 @@ export class WebSocket implements AsyncIterable<Message> {
   private receiveMessage(payload: Buffer, binary: boolean): void {
     let message: Message = payload;
     if (!binary) {
-      message = payload.toString("utf8");
+      // No arguments: Node's shortest path to UTF-8 decoding (no encoding lookup).
+      message = payload.toString();
       if (this.options.answerAppPings && message === APP_PING) {
         if (this.state === ReadyState.OPEN) this.writer.text(APP_PONG);
         return;
