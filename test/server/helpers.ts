@@ -578,15 +578,24 @@ export function patternText(size: number): string {
 // ---------------------------------------------------------------------------------------
 
 /** Runs `node ...args` to completion and returns its output; killed (by PID) after `ms`. */
-export async function runNode(args: readonly string[], ms = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+export function runNode(args: readonly string[], ms = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runProgram(process.execPath, args, ms);
+}
+
+/** Runs `command` with `args`, killed after `ms`; resolves with its exit code and output. */
+export async function runProgram(
+  command: string,
+  args: readonly string[],
+  ms = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   try {
-    const code = await within(exited, `node ${args.join(" ")} to exit`, ms);
+    const code = await within(exited, `${command} ${args.join(" ")} to exit`, ms);
     return { code, stdout, stderr };
   } catch (error) {
     killChild(child);

@@ -1,15 +1,25 @@
 /**
- * Interoperability with independent client implementations: the `ws` package, and Node's
+ * Interoperability with independent client implementations: the `ws` package, Node's
  * built-in WebSocket (undici), run in a child process since Node 20 needs
- * `--experimental-websocket` for it.
+ * `--experimental-websocket` for it, and Python's `websockets` (Debian's python3-websockets).
  */
+import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import type { UpgradedRequest } from "../../src/index.js";
-import { Tap, echo, runNode, useResources, within } from "./helpers.js";
+import { type UpgradedRequest, requireWebSocket } from "../../src/index.js";
+import { Tap, echo, runNode, runProgram, useResources, within } from "./helpers.js";
 
 const resources = useResources();
 const NODE_CLIENT = fileURLToPath(new URL("./fixtures/node-websocket-client.mjs", import.meta.url));
+const PYTHON_CLIENT = fileURLToPath(new URL("./fixtures/python-websockets-client.py", import.meta.url));
+const PYTHON = "/usr/bin/python3";
+
+/** Why the Python client cannot run here, or undefined when it can. Under CI=true it always runs. */
+const pythonSkip =
+  process.env.CI === "true" || spawnSync(PYTHON, ["-c", "import websockets"]).status === 0
+    ? undefined
+    : "install Debian's python3-websockets to run it";
+if (pythonSkip !== undefined) console.warn(`skipping the Python websockets interop test: ${pythonSkip}`);
 
 async function echoServer() {
   const tap = new Tap((req: UpgradedRequest) => echo(req.websocket));
@@ -57,4 +67,35 @@ describe("interop", () => {
     const ws = await tap.next();
     expect(await within(ws.closed, "closed")).toEqual({ code: 1000, reason: "done", wasClean: true });
   });
+
+  it.skipIf(pythonSkip !== undefined)(
+    `Python's websockets: echoes up to 1 MiB, clean close both ways${pythonSkip ? ` (skipped: ${pythonSkip})` : ""}`,
+    async () => {
+      const tap = new Tap((req: UpgradedRequest) => echo(req.websocket));
+      const { url } = await resources.server({
+        "/echo": tap.route({ protocols: ["chat"] }),
+        "/bye": requireWebSocket(async ({ websocket }) => {
+          websocket.close(4001, "bye now");
+          await websocket.closed;
+        }),
+      });
+      const { code, stdout, stderr } = await runProgram(PYTHON, [PYTHON_CLIENT, url("")]);
+      expect(code, stderr).toBe(0);
+      expect(JSON.parse(stdout.trim().split("\n").pop()!)).toEqual({
+        protocol: "chat",
+        messages: [
+          { text: "hello from python" },
+          { binary: [1, 2, 3, 250] },
+          { text: "é 🎉 日本" },
+          { binary_length: 1024 * 1024, same: true },
+        ],
+        // The server's answer to the client's close: the code echoed, no reason.
+        close: { code: 1000, reason: "" },
+        server_close: { code: 4001, reason: "bye now", completed: true },
+        error: null,
+      });
+      const ws = await tap.next();
+      expect(await within(ws.closed, "closed")).toEqual({ code: 1000, reason: "done", wasClean: true });
+    },
+  );
 });
