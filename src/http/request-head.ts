@@ -1,4 +1,5 @@
 import { HttpError } from "./errors.js";
+import { isFieldValue, isToken } from "./grammar.js";
 import { splitRequestTarget } from "./request-target.js";
 
 /** A parsed HTTP/1.x request head: request line and header fields (RFC 9112 §2.1). */
@@ -296,10 +297,13 @@ const SP = 0x20;
 const HTAB = 0x09;
 const COLON = 0x3a;
 
-/** Which characters (latin1, so all below 256) a header name may have: tchar (RFC 9110 §5.6.2). */
-const TCHAR = characterSet((c) => /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(String.fromCharCode(c)));
-/** Which a field value may have: VCHAR, SP, HTAB and obs-text (RFC 9110 §5.5). */
-const FIELD_VCHAR = characterSet((c) => c === HTAB || (c >= SP && c !== 0x7f));
+/**
+ * The grammar's rules as tables over latin1 characters (all below 256), for the one-pass
+ * field scan: which a header name may have (tchar, RFC 9110 §5.6.2) and which a field
+ * value may have (VCHAR, SP, HTAB and obs-text, RFC 9110 §5.5).
+ */
+const TCHAR = characterSet((c) => isToken(String.fromCharCode(c)));
+const FIELD_VCHAR = characterSet((c) => isFieldValue(String.fromCharCode(c)));
 
 function characterSet(allowed: (code: number) => boolean): Uint8Array {
   const set = new Uint8Array(256);
