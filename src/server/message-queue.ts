@@ -28,9 +28,4 @@ export class MessageQueue<T> {
     }
     return item;
   }
-
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
 }
