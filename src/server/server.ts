@@ -29,6 +29,7 @@ import {
   encodeBroadcast,
 } from "./group.js";
 import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "./liveness.js";
+import { lingerUntilPeerEnds } from "./linger.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import type { Authorizer, HttpResult, OriginPolicy, Route, RouteOptions } from "./routes.js";
 import { type ConnectionOptions, type ConnectionOwner, ReadyState, WebSocket } from "./websocket.js";
@@ -475,9 +476,7 @@ export class WsrawServer {
   private respond(socket: Duplex, response: Buffer): void {
     if (socket.destroyed) return;
     socket.end(response);
-    // A client that never closes its side is not kept waiting for.
-    const timer = setTimeout(() => socket.destroy(), this.options.closeTimeoutMs).unref();
-    socket.once("close", () => clearTimeout(timer));
+    lingerUntilPeerEnds(socket, this.options.closeTimeoutMs);
   }
 
   /** Answers a failed request: its HttpError's status, or 500 for anything unexpected. */

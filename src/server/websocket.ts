@@ -1,5 +1,4 @@
 import type { Socket } from "node:net";
-import type { Duplex } from "node:stream";
 import {
   CloseCode,
   type FrameHandler,
@@ -12,6 +11,7 @@ import {
 import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
 import { FrameWriter } from "./frame-writer.js";
+import { lingerUntilPeerEnds } from "./linger.js";
 import { MessageQueue } from "./message-queue.js";
 import type { UserId } from "./request.js";
 
@@ -383,16 +383,14 @@ export class WebSocket implements AsyncIterable<Message> {
       this.writer.queue(code === CloseCode.NoStatus ? encodeClose() : encodeClose(code));
     }
     this.state = ReadyState.CLOSING;
-    // The server closes the TCP connection first (RFC 6455 §7.1.1). Both close frames are
-    // exchanged and nothing may follow the peer's (§5.5.1): once our FIN is out the socket
-    // is done, and the kernel finishes the TCP close (this side holds TIME_WAIT).
+    // The server closes the TCP connection first (RFC 6455 §7.1.1): our FIN follows our
+    // close frame, and the socket reads on (discarding) until the peer's FIN.
     this.writer.end();
-    destroyWhenFinished(this.socket);
-    // The paused socket must read on, or its 'close' might never be seen.
-    if (this.paused) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    this.paused = false;
+    lingerUntilPeerEnds(this.socket, this.options.closeTimeoutMs);
+    // Both close frames are exchanged once ours has reached the kernel: the connection is
+    // closed cleanly then (§7.1.4), whether or not the peer ever ends its side of TCP.
+    if (!this.socket.destroyed) this.socket.once("finish", () => this.enterClosed());
     this.wakeWaitersIfDone();
     this.startCloseTimer();
   }
@@ -418,7 +416,8 @@ export class WebSocket implements AsyncIterable<Message> {
     this.closeTimer.unref();
   }
 
-  private socketClosed(): void {
+  /** The state becomes CLOSED, when TCP closes or our FIN follows both close frames: reports how it ended. */
+  private enterClosed(): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
@@ -542,7 +541,7 @@ function onSocketData(this: ConnectionSocket, chunk: Buffer): void {
 }
 
 function onSocketClose(this: ConnectionSocket): void {
-  this[kConnection]["socketClosed"]();
+  this[kConnection]["enterClosed"]();
 }
 
 /** The peer's FIN (see the constructor): shared by every socket rather than a closure each. */
@@ -551,12 +550,6 @@ function endOurSide(this: Socket): void {
 }
 
 function ignoreError(): void {}
-
-/** `net.Socket#destroySoon` for any Duplex (`handleUpgrade` may be given one): destroy once ended and flushed. */
-function destroyWhenFinished(socket: Duplex): void {
-  if (socket.writableFinished) socket.destroy();
-  else socket.once("finish", () => socket.destroy());
-}
 
 /**
  * The parser's handler for one connection. Prototype methods instead of four closures per

@@ -62,6 +62,29 @@ describe("closing handshake started by the client", () => {
     expect(await within(ws.closed, "closed", 2_000)).toEqual({ code: 1000, reason: "", wasClean: true });
   });
 
+  it.each([256 * 1024, 1024 * 1024, 4 * 1024 * 1024])(
+    "a %i B echo and the close frame reach a slow reader that sends a frame after its close",
+    async (size) => {
+      const { port } = await tapped();
+      const client = await resources.rawWebSocket(port, { path: "/echo" });
+      // The client reads nothing for a while, so the echo waits in the kernel's buffers when
+      // the server has handed it all over; then it sends a ping after its close frame. Were
+      // the server's descriptor closed by then, the ping would be answered with a RST, and a
+      // RST drops what the kernel has not yet delivered: the tail of the echo, the close.
+      client.socket.pause();
+      const message = Buffer.alloc(size, 0x61).toString("latin1");
+      client.sendText(message);
+      client.sendClose(1000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      client.ping("after close");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      client.socket.resume();
+      expect(await client.nextFrame()).toEqual({ type: "text", data: message });
+      expect(await client.nextFrame()).toEqual({ type: "close", code: 1000, reason: "" });
+      await client.waitClosed();
+    },
+  );
+
   it("an empty close frame is answered with an empty close frame; closed reports 1005", async () => {
     const { open } = await tapped();
     const { client, ws } = await open();
