@@ -11,7 +11,6 @@ import {
 import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
 import { FrameWriter } from "./frame-writer.js";
-import { lingerUntilPeerEnds } from "./linger.js";
 import { MessageQueue } from "./message-queue.js";
 import type { UserId } from "./request.js";
 
@@ -384,13 +383,18 @@ export class WebSocket implements AsyncIterable<Message> {
     }
     this.state = ReadyState.CLOSING;
     // The server closes the TCP connection first (RFC 6455 §7.1.1): our FIN follows our
-    // close frame, and the socket reads on (discarding) until the peer's FIN.
+    // close frame. The socket is not destroyed then but reads on, discarding, until the
+    // peer's FIN (or the close timer): a descriptor closed with unread input, or receiving
+    // input afterwards (a ping sent after the peer's close frame), is answered with a RST,
+    // and a RST discards what the kernel has not delivered yet, our last frames among it.
     this.writer.end();
-    this.paused = false;
-    lingerUntilPeerEnds(this.socket, this.options.closeTimeoutMs);
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
     // Both close frames are exchanged once ours has reached the kernel: the connection is
     // closed cleanly then (§7.1.4), whether or not the peer ever ends its side of TCP.
-    if (!this.socket.destroyed) this.socket.once("finish", () => this.enterClosed());
+    this.socket.on("finish", onSocketFinish);
     this.wakeWaitersIfDone();
     this.startCloseTimer();
   }
@@ -407,20 +411,29 @@ export class WebSocket implements AsyncIterable<Message> {
     this.startCloseTimer();
   }
 
+  /** Bounds the closing handshake and then the wait for the peer's FIN: TCP closes by then. */
   private startCloseTimer(): void {
     if (this.closeTimer !== undefined) return;
-    this.closeTimer = setTimeout(() => {
-      this.failure ??= { code: CloseCode.Abnormal, reason: "closing handshake timed out" };
-      this.socket.destroy();
-    }, this.options.closeTimeoutMs);
+    this.closeTimer = setTimeout(closeTimedOut, this.options.closeTimeoutMs, this);
     this.closeTimer.unref();
+  }
+
+  private closeTimedOut(): void {
+    if (this.state !== ReadyState.CLOSED) {
+      this.failure ??= { code: CloseCode.Abnormal, reason: "closing handshake timed out" };
+    }
+    this.socket.destroy();
+  }
+
+  private socketClosed(): void {
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.enterClosed();
   }
 
   /** The state becomes CLOSED, when TCP closes or our FIN follows both close frames: reports how it ended. */
   private enterClosed(): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
-    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.writer.discard();
     const info: CloseInfo = (this.closeInfo =
       this.failure !== undefined
@@ -541,7 +554,15 @@ function onSocketData(this: ConnectionSocket, chunk: Buffer): void {
 }
 
 function onSocketClose(this: ConnectionSocket): void {
+  this[kConnection]["socketClosed"]();
+}
+
+function onSocketFinish(this: ConnectionSocket): void {
   this[kConnection]["enterClosed"]();
+}
+
+function closeTimedOut(ws: WebSocket): void {
+  ws["closeTimedOut"]();
 }
 
 /** The peer's FIN (see the constructor): shared by every socket rather than a closure each. */
