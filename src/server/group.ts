@@ -1,5 +1,6 @@
 import { Opcode, encodeFrame, encodeTextFrame } from "../frame/index.js";
 import { ConnectionClosedError } from "./errors.js";
+import type { UserId } from "./request.js";
 import { ReadyState, type WebSocket } from "./websocket.js";
 
 /**
@@ -85,6 +86,19 @@ export const DEFAULT_GROUP_BUFFER_LIMIT = 1024 * 1024;
 const NO_MEMBERS: ReadonlySet<WebSocket> = new Set();
 
 /**
+ * Told when a group gains its first member or loses its last, and when a user's first
+ * connection opens or last one closes: what an adapter that shares groups and users
+ * between servers (`wsraw/redis`) subscribes and unsubscribes by. See
+ * `server.watchMembership()`.
+ */
+export interface MembershipWatcher {
+  groupOccupied?(name: string): void;
+  groupVacated?(name: string): void;
+  userOnline?(user: UserId): void;
+  userOffline?(user: UserId): void;
+}
+
+/**
  * The server's membership table: which connections are in which named group. Membership
  * belongs to the name, not to a `Group` object, so every handle on a name sees the same
  * members. A name is forgotten when its last member leaves, so names that come from users
@@ -92,6 +106,8 @@ const NO_MEMBERS: ReadonlySet<WebSocket> = new Set();
  * @internal
  */
 export class GroupRegistry {
+  constructor(private readonly watchers: ReadonlySet<MembershipWatcher>) {}
+
   private readonly members = new Map<string, Set<WebSocket>>();
   /** The handle listed in `server.groups` for each occupied name: the one that filled it. */
   readonly handles = new Map<string, Group>();
@@ -107,6 +123,7 @@ export class GroupRegistry {
     if (members === undefined) {
       this.members.set(group.name, (members = new Set()));
       this.handles.set(group.name, group);
+      for (const watcher of this.watchers) watcher.groupOccupied?.(group.name);
     }
     members.add(ws);
     let names = this.memberships.get(ws);
@@ -120,6 +137,7 @@ export class GroupRegistry {
     if (members.size === 0) {
       this.members.delete(name);
       this.handles.delete(name);
+      for (const watcher of this.watchers) watcher.groupVacated?.(name);
     }
     const names = this.memberships.get(ws)!;
     names.delete(name);

@@ -19,5 +19,6 @@ export {
   type BroadcastOptions,
   type BroadcastReport,
   type GroupOptions,
+  type MembershipWatcher,
   type SlowMemberPolicy,
 } from "./group.js";

@@ -25,6 +25,7 @@ import {
   Group,
   type GroupOptions,
   GroupRegistry,
+  type MembershipWatcher,
   deliver,
   encodeBroadcast,
 } from "./group.js";
@@ -116,7 +117,8 @@ export class WsrawServer {
    * listener that forgets it (removed at the upgrade: an open connection keeps no closure).
    */
   private readonly pendingSockets = new Map<Duplex, () => void>();
-  private readonly groupRegistry = new GroupRegistry();
+  private readonly membershipWatchers = new Set<MembershipWatcher>();
+  private readonly groupRegistry = new GroupRegistry(this.membershipWatchers);
   private readonly userConnections = new Map<UserId, Set<WebSocket>>();
   private readonly connectionOptions: ConnectionOptions;
   /** The same with `answerAppPings`: shared by the connections, not copied for each. */
@@ -194,6 +196,21 @@ export class WsrawServer {
   /** The open connections of `user`. */
   connectionsOf(user: UserId): ReadonlySet<WebSocket> {
     return this.userConnections.get(user) ?? NO_CONNECTIONS;
+  }
+
+  /**
+   * Tells `watcher` when a group gains its first member or loses its last, and when a
+   * user's first connection opens or last one closes; it is told at once of the groups and
+   * users present now. Returns the function that stops it. This is how an adapter such as
+   * `wsraw/redis` knows which channels this server must listen to.
+   */
+  watchMembership(watcher: MembershipWatcher): () => void {
+    this.membershipWatchers.add(watcher);
+    for (const name of this.groupRegistry.handles.keys()) watcher.groupOccupied?.(name);
+    for (const user of this.userConnections.keys()) watcher.userOnline?.(user);
+    return () => {
+      this.membershipWatchers.delete(watcher);
+    };
   }
 
   /**
@@ -410,7 +427,10 @@ export class WsrawServer {
 
   private addUserConnection(user: UserId, ws: WebSocket): void {
     let connections = this.userConnections.get(user);
-    if (connections === undefined) this.userConnections.set(user, (connections = new Set()));
+    if (connections === undefined) {
+      this.userConnections.set(user, (connections = new Set()));
+      for (const watcher of this.membershipWatchers) watcher.userOnline?.(user);
+    }
     connections.add(ws);
   }
 
@@ -422,7 +442,10 @@ export class WsrawServer {
     const connections = user === undefined ? undefined : this.userConnections.get(user);
     if (connections === undefined) return;
     connections.delete(ws);
-    if (connections.size === 0) this.userConnections.delete(user!);
+    if (connections.size === 0) {
+      this.userConnections.delete(user!);
+      for (const watcher of this.membershipWatchers) watcher.userOffline?.(user!);
+    }
   }
 
   /** Runs a WebSocket handler; its end closes the connection (1000, or 1011 if it threw). */
