@@ -2,18 +2,21 @@
 /**
  * The `wsraw` command:
  *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS]
- *   wsraw demo [--port 8080] [--host H]
+ *   wsraw demo [--port 8080] [--host H] [--redis URL]
  */
 import { parseArgs } from "node:util";
-import { createDemoServer } from "./apps/demo.js";
+import { serveDemo } from "./apps/demo.js";
+import { redisChatRooms } from "./apps/redis-chat-rooms.js";
 import { broadcastRoute, echoRoute } from "./apps/echo.js";
 import { type ServerOptions, type WsrawServer, createServer } from "./server/index.js";
 
 const USAGE = `usage:
   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS]
       echoes every message on any path; on /broadcast, sends it to all /broadcast peers
-  wsraw demo [--port 8080] [--host H]
-      serves the demo page (echo and chat) at http://H:PORT/`;
+  wsraw demo [--port 8080] [--host H] [--redis URL]
+      serves the demo page (echo and chat) at http://H:PORT/; with --redis (e.g.
+      redis://127.0.0.1:6379, needs the redis package), every demo on that Redis shares
+      the chat rooms`;
 
 function fail(message: string): never {
   console.error(`wsraw: ${message}\n${USAGE}`);
@@ -38,6 +41,7 @@ async function main(argv: string[]): Promise<void> {
         host: { type: "string" },
         "max-payload": { type: "string" },
         "heartbeat-ms": { type: "string" },
+        redis: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -58,13 +62,26 @@ async function main(argv: string[]): Promise<void> {
 
   let server: WsrawServer;
   let port: number;
+  let detach = async (): Promise<void> => {};
   if (command === "echo") {
     port = positiveInteger("port", parsed.port) ?? fail("echo needs --port N");
     server = createServer(options);
     server.route("/broadcast", broadcastRoute(server)).route("*", echoRoute());
   } else if (command === "demo") {
     port = positiveInteger("port", parsed.port, 8080)!;
-    server = createDemoServer(options);
+    server = createServer(options);
+    if (parsed.redis === undefined) {
+      serveDemo(server);
+    } else {
+      const shared = await attachRedis(server, parsed.redis);
+      const rooms = redisChatRooms(shared.groups, shared.client);
+      serveDemo(server, rooms);
+      detach = async () => {
+        await rooms.close();
+        await shared.groups.close();
+        await shared.client.close();
+      };
+    }
   } else {
     fail(`unknown command ${JSON.stringify(command)}`);
   }
@@ -74,10 +91,39 @@ async function main(argv: string[]): Promise<void> {
   console.log(command === "demo" ? `wsraw demo: open http://${url}/` : `wsraw echo: listening on ws://${url}/`);
 
   const shutdown = (): void => {
-    server.close().then(() => process.exit(0));
+    server
+      .close()
+      .then(detach)
+      .then(() => process.exit(0));
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
+}
+
+/** Connects `server` to the others on the Redis at `url` (the optional `redis` package). */
+async function attachRedis(server: WsrawServer, url: string) {
+  let redis;
+  try {
+    redis = await import("redis");
+  } catch {
+    fail("--redis needs the redis package: npm install redis");
+  }
+  const { RedisGroups } = await import("./redis/index.js");
+  let connected = false;
+  const client = redis.createClient({
+    url,
+    // Give up at once if Redis is not there at start; once connected, retry an outage
+    // every 0.1 s to 2 s (RedisGroups reports it and resubscribes after).
+    socket: { connectTimeout: 5_000, reconnectStrategy: (retries, cause) => (connected ? Math.min(100 * 2 ** retries, 2_000) : cause) },
+  });
+  client.on("error", () => {}); // the failed connect() below says it; RedisGroups reports the rest
+  try {
+    await client.connect();
+    connected = true;
+  } catch (error) {
+    throw new Error(`cannot reach Redis at ${url}: ${(error as Error).message}`);
+  }
+  return { client, groups: await RedisGroups.attach(server, client, { prefix: "wsraw-demo" }) };
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -13,27 +13,52 @@ type ChatEvent =
   | { type: "system"; text: string };
 
 /**
- * The demo's chat: `ws://host/chat?room=R&name=N`. Rooms are server groups; a user is
- * addressed by name (`req.user`), so `server.sendToUser(name, …)` reaches all their tabs.
- * Wire format: the client sends `{"type":"message","text":"…"}`; the server sends the
- * `ChatEvent`s above. The route answers the browser client's `wsraw:ping` heartbeat.
+ * Where the chat's rooms live: on this server (`localChatRooms`, the default), or on every
+ * server attached to one Redis (`redisChatRooms`), so that users of several processes
+ * chat in the same rooms.
  */
-export function chatRoute(server: WsrawServer): Route {
+export interface ChatRooms {
+  /** Puts `ws` (whose `user` is its name) in `room`; settled once others can see it there. */
+  join(room: string, ws: WebSocket): void | Promise<void>;
+  leave(room: string, ws: WebSocket): void | Promise<void>;
+  /** Sends a chat event to the room's members, except `except`. */
+  send(room: string, event: string, except?: WebSocket): void | Promise<unknown>;
+  /** The names in the room, sorted. */
+  users(room: string): string[] | Promise<string[]>;
+}
+
+/** Rooms that are groups of this server. */
+export function localChatRooms(server: WsrawServer): ChatRooms {
+  const group = (room: string) => server.group(`chat:${room}`);
+  return {
+    join: (room, ws) => void group(room).add(ws),
+    leave: (room, ws) => void group(room).remove(ws),
+    send: (room, event, except) => void group(room).broadcast(event, { except }),
+    users: (room) => [...new Set([...group(room)].map((member) => String(member.user)))].sort(),
+  };
+}
+
+/**
+ * The demo's chat: `ws://host/chat?room=R&name=N`. A user is addressed by name
+ * (`req.user`), so `server.sendToUser(name, …)` reaches all their tabs. Wire format: the
+ * client sends `{"type":"message","text":"…"}`; the server sends the `ChatEvent`s above.
+ * The route answers the browser client's `wsraw:ping` heartbeat.
+ */
+export function chatRoute(server: WsrawServer, rooms: ChatRooms = localChatRooms(server)): Route {
   return requireWebSocket(
     async (req) => {
       const ws = req.websocket;
       const name = String(req.user);
-      const roomName = req.query.get("room") || "lobby";
-      const room = server.group(`chat:${roomName}`).add(ws);
-      const announce = (event: ChatEvent, except?: WebSocket): void => {
-        room.broadcast(JSON.stringify(event), { except });
+      const room = req.query.get("room") || "lobby";
+      const announce = async (event: ChatEvent, except?: WebSocket): Promise<void> => {
+        await rooms.send(room, JSON.stringify(event), except);
       };
-      const presence = (): void => {
-        const users = [...new Set([...room].map((member) => String(member.user)))];
-        announce({ type: "presence", room: roomName, users });
+      const presence = async (): Promise<void> => {
+        await announce({ type: "presence", room, users: await rooms.users(room) });
       };
-      announce({ type: "system", text: `${name} joined` }, ws);
-      presence();
+      await rooms.join(room, ws);
+      await announce({ type: "system", text: `${name} joined` }, ws);
+      await presence();
       try {
         for await (const message of ws) {
           const text = chatText(message);
@@ -41,12 +66,12 @@ export function chatRoute(server: WsrawServer): Route {
             ws.send(JSON.stringify({ type: "system", text: "not a chat message: ignored" } satisfies ChatEvent));
             continue;
           }
-          announce({ type: "message", from: name, text, at: Date.now() });
+          await announce({ type: "message", from: name, text, at: Date.now() });
         }
       } finally {
-        room.remove(ws);
-        announce({ type: "system", text: `${name} left` });
-        presence();
+        await rooms.leave(room, ws);
+        await announce({ type: "system", text: `${name} left` });
+        await presence();
       }
     },
     {

@@ -1,5 +1,5 @@
 import { type ServerOptions, type WsrawServer, acceptWebSocket, createServer } from "../server/index.js";
-import { chatRoute } from "./chat.js";
+import { type ChatRooms, chatRoute, localChatRooms } from "./chat.js";
 import { echo } from "./echo.js";
 import { fileRoute, packageFile } from "./static-files.js";
 
@@ -8,7 +8,11 @@ import { fileRoute, packageFile } from "./static-files.js";
  * its script and style, and the browser client at `/client.js`.
  */
 export function createDemoServer(options: ServerOptions = {}): WsrawServer {
-  const server = createServer(options);
+  return serveDemo(createServer(options));
+}
+
+/** Adds the demo's routes to `server`, its chat in `chatRooms` (default: this server's own). */
+export function serveDemo(server: WsrawServer, chatRooms: ChatRooms = localChatRooms(server)): WsrawServer {
   const page = packageFile("public/index.html");
   const pageResponse = { status: 200, headers: { "Content-Type": page.contentType }, body: page.body };
   server
@@ -27,6 +31,6 @@ export function createDemoServer(options: ServerOptions = {}): WsrawServer {
         await echo(req.websocket!);
       }),
     )
-    .route("/chat", chatRoute(server));
+    .route("/chat", chatRoute(server, chatRooms));
   return server;
 }
