@@ -126,29 +126,30 @@ export function buildUpgradeResponse(options: {
   extensions?: string;
   headers?: ResponseHeaders;
 }): Buffer {
-  const { key, protocol, extensions, headers = {} } = options;
-  const lines = [
-    "HTTP/1.1 101 Switching Protocols",
-    "Upgrade: websocket",
-    "Connection: Upgrade",
-    `Sec-WebSocket-Accept: ${acceptKey(key)}`,
-  ];
+  const { key, protocol, extensions, headers } = options;
+  // One string, not an array of lines: this runs once per connection.
+  let head = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
   if (protocol !== undefined) {
     // RFC 6455 §4.1: a subprotocol is a token; anything else could not have been offered.
     if (!isToken(protocol)) throw new TypeError(`Invalid subprotocol ${JSON.stringify(protocol)}: must be a token`);
-    lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+    head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
   }
   if (extensions !== undefined && extensions !== "") {
     assertHeader("Sec-WebSocket-Extensions", extensions);
-    lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
+    head += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
   }
-  for (const name of Object.keys(headers)) {
-    if (UPGRADE_RESPONSE_OWN_HEADERS.has(name.toLowerCase())) {
-      throw new TypeError(`Header ${name} cannot be set on the 101 response: the handshake sets it or forbids it`);
+  if (headers !== undefined) {
+    for (const name of Object.keys(headers)) {
+      if (UPGRADE_RESPONSE_OWN_HEADERS.has(name.toLowerCase())) {
+        throw new TypeError(`Header ${name} cannot be set on the 101 response: the handshake sets it or forbids it`);
+      }
     }
+    const lines: string[] = [];
+    appendHeaderLines(lines, headers);
+    for (const line of lines) head += `${line}\r\n`;
   }
-  appendHeaderLines(lines, headers);
-  return withContent(lines, Buffer.alloc(0));
+  // latin1: header values were checked to be at most U+00FF, one byte each (RFC 9110 §5.5).
+  return Buffer.from(`${head}\r\n`, "latin1");
 }
 
 /**
