@@ -379,7 +379,7 @@ export class WebSocket implements AsyncIterable<Message> {
     if (!this.closeSent) {
       // Echo the peer's status code (§5.5.1); a close without one is answered likewise.
       this.closeSent = true;
-      this.writer.queue(code === CloseCode.NoStatus ? encodeClose() : encodeClose(code));
+      this.writer.queue(closeReply(code));
     }
     this.state = ReadyState.CLOSING;
     // The server closes the TCP connection first (RFC 6455 §7.1.1): our FIN follows our
@@ -435,11 +435,13 @@ export class WebSocket implements AsyncIterable<Message> {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
     this.writer.discard();
+    // Literals rather than spreads: a spread costs microseconds on every connection's end.
+    const { failure, peerClose } = this;
     const info: CloseInfo = (this.closeInfo =
-      this.failure !== undefined
-        ? { ...this.failure, wasClean: false }
-        : this.peerClose !== undefined && this.closeSent
-          ? { ...this.peerClose, wasClean: true }
+      failure !== undefined
+        ? { code: failure.code, reason: failure.reason, wasClean: false }
+        : peerClose !== undefined && this.closeSent
+          ? { code: peerClose.code, reason: peerClose.reason, wasClean: true }
           : { code: CloseCode.Abnormal, reason: "", wasClean: false });
     this.resolveClosed?.(info);
     this.wakeWaitersIfDone();
@@ -542,6 +544,19 @@ function toBuffer(data: Uint8Array | ArrayBuffer): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (data instanceof ArrayBuffer) return Buffer.from(data);
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+// The answers to the usual close frames, encoded once: a broadcast-like shared buffer.
+const CLOSE_REPLY_EMPTY = encodeClose();
+const CLOSE_REPLY_NORMAL = encodeClose(CloseCode.Normal);
+const CLOSE_REPLY_GOING_AWAY = encodeClose(CloseCode.GoingAway);
+
+/** The close frame answering the peer's: its status code echoed (RFC 6455 §5.5.1). */
+function closeReply(code: number): Buffer {
+  if (code === CloseCode.NoStatus) return CLOSE_REPLY_EMPTY;
+  if (code === CloseCode.Normal) return CLOSE_REPLY_NORMAL;
+  if (code === CloseCode.GoingAway) return CLOSE_REPLY_GOING_AWAY;
+  return encodeClose(code);
 }
 
 const kConnection = Symbol("wsraw.connection");
