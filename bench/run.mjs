@@ -156,7 +156,7 @@ const SCENARIOS = [
     name: "handshake",
     what: "connect + upgrade + close handshake, 32 at a time",
     kind: "traffic",
-    servers: serversFor(["wsraw", "ws"]),
+    servers: serversFor(["wsraw", "ws", "net"]),
     workload: { workload: "handshake", concurrency: 32 },
     unit: "handshakes/s",
     value: perSecond,

@@ -3,20 +3,45 @@
  * so the masked frames come back as they were sent). Echo scenarios against it show how
  * fast the load generator and the loopback can go; idle connections against it show the
  * memory floor of a bare Node socket.
+ *
+ * A connection that starts with "GET " gets the least a WebSocket handshake can be
+ * instead: the 101 with its Sec-WebSocket-Accept (no other check; the request must arrive
+ * in one chunk, as the load generator's does on loopback), then a close frame and FIN in
+ * answer to the client's close frame. That is the handshake scenario's ceiling.
  */
+import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 import { runBenchServer } from "./harness.mjs";
+
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const CLOSE_1000 = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
 
 let open = 0;
 const server = createServer({ noDelay: true }, (socket) => {
   open++;
   socket.on("close", () => open--);
   socket.on("error", () => {});
-  // No backpressure on purpose (pipe() would pause at 16 KiB and cap large echoes below
-  // the WebSocket servers): the load generator's window bounds what is in flight.
-  socket.on("data", (chunk) => socket.write(chunk));
   socket.on("end", () => socket.end());
+  socket.once("data", (first) => {
+    if (first.toString("latin1", 0, 4) === "GET ") {
+      handshake(socket, first.toString("latin1"));
+      return;
+    }
+    // No backpressure on purpose (pipe() would pause at 16 KiB and cap large echoes below
+    // the WebSocket servers): the load generator's window bounds what is in flight.
+    socket.write(first);
+    socket.on("data", (chunk) => socket.write(chunk));
+  });
 });
+
+function handshake(socket, head) {
+  const key = /\r\nSec-WebSocket-Key: *([^\r]*)\r\n/i.exec(head)?.[1] ?? "";
+  const accept = createHash("sha1").update(key + GUID).digest("base64");
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  socket.on("data", (chunk) => {
+    if ((chunk[0] & 0x0f) === 0x8) socket.end(CLOSE_1000);
+  });
+}
 
 await runBenchServer("net", {
   start: () =>
