@@ -11,7 +11,7 @@
  * hit all of them alike; the first run of each server is a discarded warm-up.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -103,12 +103,26 @@ function startServer(name) {
   });
 }
 
+/**
+ * bench/load/handshake.c, compiled into the temporary directory: the handshake scenario's
+ * lanes (see there why they are not in Node). Undefined without a C compiler; the load
+ * generator then runs them itself, and may be what limits that scenario.
+ */
+const HANDSHAKE_BIN = (() => {
+  const output = join(tmpdir(), "wsraw-bench-handshake");
+  const build = spawnSync("cc", ["-O2", "-o", output, join(here, "load/handshake.c")], { encoding: "utf8" });
+  if (build.status === 0) return output;
+  console.error(`bench: could not compile bench/load/handshake.c (${build.error?.message ?? build.stderr.trim()}); handshake lanes run in Node`);
+  return undefined;
+})();
+
 function startLoadGenerator() {
   return startChild(join(here, "load/client.mjs"), {
     name: "load generator",
     core: LOAD_CORE,
     pin: PIN,
     nodeArgs: args.profile === "load" ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+    env: HANDSHAKE_BIN === undefined ? {} : { WSRAW_BENCH_HANDSHAKE_BIN: HANDSHAKE_BIN },
   });
 }
 
@@ -401,6 +415,7 @@ function header(started) {
     `# wsraw vs ws — ${args.quick ? "quick smoke run" : "full run"}`,
     `node ${process.version} (V8 ${process.versions.v8}), ws ${wsVersion()}, bufferutil ${HAS_BUFFERUTIL ? "installed" : "not installed"}`,
     `cpu: ${cpus()[0]?.model ?? "unknown"}, ${CORES} cores; taskset: ${PIN ? `yes (servers on core ${SERVER_CORE}, load generator on core ${LOAD_CORE})` : "no (unpinned)"}`,
+    `load generator: Node${HANDSHAKE_BIN === undefined ? "" : "; handshake lanes in C (bench/load/handshake.c)"}`,
     `plan: ${PLAN.runs} runs × ${PLAN.runMs / 1000} s per server and scenario after a ${PLAN.warmupMs / 1000} s warm-up; idle memory ${PLAN.memoryRuns} run(s); loopback 127.0.0.1`,
     `noise: load average ${started.load1.toFixed(2)} at start, ${load1.toFixed(2)} at end on ${CORES} cores; ` +
       `servers waited for their core ${share(WAITS)} of the time (median; "wait" = runnable but another process had the core); ` +

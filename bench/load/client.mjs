@@ -12,11 +12,14 @@
  * "broadcast" (N receivers on /broadcast, one of them publishing with a bounded window of
  * broadcasts in flight) and "idle" (N connections that send nothing).
  */
+import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import {
   CLOSE_FRAME,
+  EXPECTED_ACCEPT,
   FrameCounter,
   HandshakeReader,
+  KEY,
   Opcode,
   maskedFrame,
   payloadOf,
@@ -166,8 +169,13 @@ async function echoWorkload({ port, connections, inFlight, size, binary, raw }) 
   };
 }
 
-/** Handshakes back to back on `concurrency` parallel lanes; a complete one counts. */
+/**
+ * Handshakes back to back on `concurrency` parallel lanes; a complete one counts. The lanes
+ * run in bench/load/handshake.c when run.mjs could compile it (HANDSHAKE_BIN), in this
+ * process otherwise.
+ */
 async function handshakeWorkload({ port, concurrency }) {
+  if (HANDSHAKE_BIN !== undefined) return nativeHandshakeWorkload({ port, concurrency });
   let running = true;
   const request = upgradeRequest(port, "/echo");
   const lane = async () => {
@@ -181,6 +189,47 @@ async function handshakeWorkload({ port, concurrency }) {
     async teardown() {
       running = false;
       await within(Promise.all(lanes), OPEN_TIMEOUT_MS);
+    },
+  };
+}
+
+/** The native handshake lanes, compiled by run.mjs; see bench/load/handshake.c. */
+const HANDSHAKE_BIN = process.env.WSRAW_BENCH_HANDSHAKE_BIN || undefined;
+
+/**
+ * The handshake lanes as a child process (on this process's core: it inherits the
+ * affinity). `sample()` asks it for its totals: handshakes, errors, its CPU and run-queue
+ * wait in ms, which measure() adds to this process's own.
+ */
+function nativeHandshakeWorkload({ port, concurrency }) {
+  const child = spawn(HANDSHAKE_BIN, [String(port), String(concurrency), "/echo", KEY, EXPECTED_ACCEPT], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const waiting = [];
+  let buffered = "";
+  child.stdout.setEncoding("latin1").on("data", (text) => {
+    buffered += text;
+    for (let end = buffered.indexOf("\n"); end !== -1; end = buffered.indexOf("\n")) {
+      const [count, errors, cpuMs, waitMs] = buffered.slice(0, end).split(" ").map(Number);
+      buffered = buffered.slice(end + 1);
+      waiting.shift()?.({ count, errors, cpuMs, waitMs });
+    }
+  });
+  child.once("exit", () => {
+    for (const resolve of waiting.splice(0)) resolve(undefined);
+  });
+  return {
+    sample() {
+      return new Promise((resolve) => {
+        waiting.push(resolve);
+        child.stdin.write("\n");
+      });
+    },
+    async teardown() {
+      child.stdin.end();
+      await within(exited, OPEN_TIMEOUT_MS);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     },
   };
 }
@@ -318,17 +367,22 @@ serveRequests({
     return { setupMs: performance.now() - started, opened: workload.opened };
   },
   async measure({ durationMs }) {
+    // A workload in a child process (the native handshake lanes) counts there.
+    const childBefore = await workload?.sample?.();
     const before = { ...stats };
     const cpuBefore = cpuSnapshot();
     await new Promise((resolve) => setTimeout(resolve, durationMs));
     const cpuAfter = cpuSnapshot();
+    const childAfter = await workload?.sample?.();
+    const child = (key) => (childBefore && childAfter ? childAfter[key] - childBefore[key] : 0);
+    const end = { ...cpuAfter, cpuMs: cpuAfter.cpuMs + child("cpuMs"), waitMs: cpuAfter.waitMs + child("waitMs") };
     return {
-      count: stats.count - before.count,
+      count: stats.count - before.count + child("count"),
       bytes: stats.bytes - before.bytes,
-      errors: stats.errors - before.errors,
+      errors: stats.errors - before.errors + child("errors"),
       seconds: (cpuAfter.wallMs - cpuBefore.wallMs) / 1000,
-      cpuShare: cpuShare(cpuBefore, cpuAfter),
-      waitShare: waitShare(cpuBefore, cpuAfter),
+      cpuShare: cpuShare(cpuBefore, end),
+      waitShare: waitShare(cpuBefore, end),
     };
   },
   async teardown(args) {

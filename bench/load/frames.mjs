@@ -9,7 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** One fixed handshake key per process: the servers accept any valid key. */
-const KEY = randomBytes(16).toString("base64");
+export const KEY = randomBytes(16).toString("base64");
 export const EXPECTED_ACCEPT = createHash("sha1").update(KEY + GUID).digest("base64");
 
 /** The opening handshake request of RFC 6455 §4.1 (what a browser sends, minus cookies). */
