@@ -290,8 +290,13 @@ interface Stream {
   expected: number;
 }
 
+/** Frames of `size` bytes in one decode pass: about STREAM_BYTES of payload. */
+function streamFrames(size: number): number {
+  return Math.max(MIN_FRAMES, Math.round(STREAM_BYTES / size));
+}
+
 function maskedStream(opcode: number, payload: Buffer): Stream {
-  const frames = Math.max(MIN_FRAMES, Math.round(STREAM_BYTES / payload.length));
+  const frames = streamFrames(payload.length);
   const header = payload.length < 126 ? 6 : payload.length < 0x10000 ? 8 : 14;
   const pristine = Buffer.alloc(frames * (header + payload.length));
   let at = 0;
@@ -314,17 +319,23 @@ function sizeName(size: number): string {
   return size >= 1024 * 1024 ? `${size / (1024 * 1024)} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
 }
 
+// A cell's inputs are made by its make(), when it is measured, and dropped after: the
+// inputs of forty cells kept alive at once made every major GC mark ~20 MB instead of ~5,
+// and large messages trigger one every few tens of MB of buffers, so cells measured late
+// (the 1 MiB split decode) were taxed at random by the others' data.
+
 function decodeCell(kind: "binary" | "text", size: number, chunked: boolean): Cell {
-  const payload = kind === "binary" ? randomBytes(size) : Buffer.from(utf8Text(size));
-  if (payload.length !== size) throw new Error("payload size mismatch");
-  const stream = maskedStream(kind === "binary" ? Opcode.Binary : Opcode.Text, payload);
+  const frames = streamFrames(size);
   return {
     section: "decode",
     label: `${kind} ${sizeName(size)} ${chunked ? `${SEGMENT} B chunks` : "one chunk"}`,
-    bytesPerOp: stream.frames * size,
-    framesPerOp: stream.frames,
+    bytesPerOp: frames * size,
+    framesPerOp: frames,
     batchable: false,
     make() {
+      const payload = kind === "binary" ? randomBytes(size) : Buffer.from(utf8Text(size));
+      if (payload.length !== size) throw new Error("payload size mismatch");
+      const stream = maskedStream(kind === "binary" ? Opcode.Binary : Opcode.Text, payload);
       const side = (feed: (pieces: Buffer[]) => void, counter: { messages: number; sum: number }): Impl => {
         const work = Buffer.alloc(stream.pristine.length);
         const pieces = chunked ? segments(work, SEGMENT) : [work];
@@ -394,8 +405,6 @@ function frameChecksum(frames: Buffer[]): number {
 }
 
 function encodeCell(kind: "binary" | "text" | "binary masked", size: number): Cell {
-  const payload = randomBytes(size);
-  const text = utf8Text(size);
   return {
     section: "encode",
     label: `${kind} ${sizeName(size)}`,
@@ -404,6 +413,7 @@ function encodeCell(kind: "binary" | "text" | "binary masked", size: number): Ce
     batchable: true,
     make() {
       if (kind === "text") {
+        const text = utf8Text(size);
         return {
           wsraw: {
             run(n) {
@@ -421,6 +431,7 @@ function encodeCell(kind: "binary" | "text" | "binary masked", size: number): Ce
           },
         };
       }
+      const payload = randomBytes(size);
       const masked = kind === "binary masked";
       const wsOptions = masked ? WS_BINARY_MASKED : WS_BINARY;
       return {
