@@ -64,6 +64,7 @@ async function main(argv: string[]): Promise<void> {
   let port: number;
   let detach = async (): Promise<void> => {};
   if (command === "echo") {
+    if (parsed.redis !== undefined) fail("--redis is for wsraw demo (its chat rooms)");
     port = positiveInteger("port", parsed.port) ?? fail("echo needs --port N");
     server = createServer(options);
     server.route("/broadcast", broadcastRoute(server)).route("*", echoRoute());
@@ -94,7 +95,7 @@ async function main(argv: string[]): Promise<void> {
     server
       .close()
       .then(detach)
-      .then(() => process.exit(0));
+      .finally(() => process.exit(0));
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
@@ -114,7 +115,10 @@ async function attachRedis(server: WsrawServer, url: string) {
     url,
     // Give up at once if Redis is not there at start; once connected, retry an outage
     // every 0.1 s to 2 s (RedisGroups reports it and resubscribes after).
-    socket: { connectTimeout: 5_000, reconnectStrategy: (retries, cause) => (connected ? Math.min(100 * 2 ** retries, 2_000) : cause) },
+    socket: {
+      connectTimeout: 5_000,
+      reconnectStrategy: (retries, cause) => (connected ? Math.min(100 * 2 ** retries, 2_000) : cause),
+    },
   });
   client.on("error", () => {}); // the failed connect() below says it; RedisGroups reports the rest
   try {

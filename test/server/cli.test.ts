@@ -77,6 +77,7 @@ describe("wsraw echo", () => {
     ["an unknown command", ["serve"], /unknown command/],
     ["a port that is not a number", ["echo", "--port", "eighty"], /non-negative integer/],
     ["a negative port", ["echo", "--port=-1"], /non-negative integer/],
+    ["--redis with echo", ["echo", "--port", "0", "--redis", "redis://127.0.0.1:6379"], /--redis is for wsraw demo/],
   ])("%s exits with status 2 and the usage", async (_, args, message) => {
     const { code, stderr } = await runNode([CLI, ...args]);
     expect(code).toBe(2);
@@ -86,6 +87,13 @@ describe("wsraw echo", () => {
 });
 
 describe("wsraw demo", () => {
+  it("--redis to a Redis that is not there exits with status 1 and says so", async () => {
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    const { code, stderr } = await runNode([CLI, "demo", "--port", "0", "--redis", "redis://127.0.0.1:1"]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+  });
+
   it("serves the page, the browser client and /echo?message=", async () => {
     const { match } = await startNode(resources, [CLI, "demo", "--port", "0"], /open http:\/\/127\.0\.0\.1:(\d+)\//);
     const port = Number(match[1]);
