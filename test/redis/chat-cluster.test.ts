@@ -5,23 +5,17 @@
  */
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { chatRoute } from "../../src/apps/chat.js";
 import { redisChatRooms } from "../../src/apps/redis-chat-rooms.js";
 import { RedisGroups } from "../../src/redis/index.js";
 import { type WsPeer, startNode, useResources } from "../server/helpers.js";
-import { RedisServer, redisSkip } from "./redis-server.js";
+import { redisSkip, useRedisServer } from "./redis-server.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 
 describe.skipIf(redisSkip !== undefined)("chat across servers through Redis", () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis?.kill();
-  });
+  const redisServer = useRedisServer();
   const resources = useResources();
 
   /** The next chat event of `type` that `peer` receives (others are skipped). */
@@ -35,7 +29,7 @@ describe.skipIf(redisSkip !== undefined)("chat across servers through Redis", ()
   it("two `wsraw demo --redis` processes: one room, messages both ways, one list of who is there", async () => {
     const ports = [];
     for (let i = 0; i < 2; i++) {
-      const { match } = await startNode(resources, [CLI, "demo", "--port", "0", "--redis", redis.url], /open http:\/\/127\.0\.0\.1:(\d+)\//);
+      const { match } = await startNode(resources, [CLI, "demo", "--port", "0", "--redis", redisServer().url], /open http:\/\/127\.0\.0\.1:(\d+)\//);
       ports.push(Number(match[1]));
     }
     const chat = (port: number, name: string, room = "r") =>
@@ -64,14 +58,14 @@ describe.skipIf(redisSkip !== undefined)("chat across servers through Redis", ()
   }, 30_000);
 
   it("a server that lost Redis drops out of the room's list once its entries expire", async () => {
-    const probe = createClient({ url: redis.url });
+    const probe = createClient({ url: redisServer().url });
     probe.on("error", () => {});
     await probe.connect();
     resources.defer(() => probe.destroy());
     const servers = [];
     for (let i = 0; i < 2; i++) {
       const { server, url } = await resources.server({});
-      const client = createClient({ url: redis.url });
+      const client = createClient({ url: redisServer().url });
       const shared = await RedisGroups.attach(server, client, { prefix: "chat-ttl", onError: () => {} });
       const rooms = redisChatRooms(shared, client, { prefix: "chat-ttl", ttlMs: 600, onError: () => {} });
       server.route("/chat", chatRoute(server, rooms));

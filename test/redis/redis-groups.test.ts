@@ -4,25 +4,19 @@
  * channels, a Redis that restarts, and `close()`.
  */
 import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { requireWebSocket } from "../../src/index.js";
 import { RedisGroups, type RedisGroupsOptions } from "../../src/redis/index.js";
 import { type WsPeer, useResources, within } from "../server/helpers.js";
-import { RedisServer, redisSkip } from "./redis-server.js";
+import { redisSkip, useRedisServer } from "./redis-server.js";
 
 describe.skipIf(redisSkip !== undefined)("wsraw/redis", () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis?.kill();
-  });
+  const redisServer = useRedisServer();
   const resources = useResources();
 
   /** A Redis client of the test's own, closed at teardown. */
   async function redisClient() {
-    const client = createClient({ url: redis.url });
+    const client = createClient({ url: redisServer().url });
     client.on("error", () => {});
     await client.connect();
     resources.defer(() => client.destroy());
@@ -35,7 +29,7 @@ describe.skipIf(redisSkip !== undefined)("wsraw/redis", () => {
    */
   async function attachedServer(options: RedisGroupsOptions = {}) {
     const { server, url } = await resources.server({});
-    const client = createClient({ url: redis.url });
+    const client = createClient({ url: redisServer().url });
     const errors: Error[] = [];
     const shared = await RedisGroups.attach(server, client, { onError: (error) => errors.push(error), ...options });
     resources.defer(async () => {
@@ -191,7 +185,7 @@ describe.skipIf(redisSkip !== undefined)("wsraw/redis", () => {
     const a = await attachedServer({ prefix: "restart" });
     const b = await attachedServer({ prefix: "restart" });
     const peer = await b.join("r");
-    await redis.restart();
+    await redisServer().restart();
     // Until both clients have reconnected, a broadcast may be lost (pub/sub is at most once).
     const deadline = Date.now() + 15_000;
     let got: string | Buffer | undefined;
@@ -211,7 +205,7 @@ describe.skipIf(redisSkip !== undefined)("wsraw/redis", () => {
   it("close() stops listening and publishing; the application's client stays open", async () => {
     const probe = await redisClient();
     const { server } = await resources.server({});
-    const client = createClient({ url: redis.url });
+    const client = createClient({ url: redisServer().url });
     resources.defer(() => client.destroy());
     const shared = await RedisGroups.attach(server, client, { prefix: "closing" });
     expect(await probe.pubSubNumSub("closing:all")).toEqual({ "closing:all": 1 });

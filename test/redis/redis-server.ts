@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
+import { afterAll, beforeAll } from "vitest";
 import { killChild, within } from "../server/helpers.js";
 
 const REDIS_SERVER = "redis-server";
@@ -79,4 +80,22 @@ async function launch(port: number): Promise<ChildProcess> {
     throw error;
   });
   return child;
+}
+
+/**
+ * A redis-server started before the calling `describe` block's tests and killed after
+ * them; the getter returns it (inside a test).
+ */
+export function useRedisServer(): () => RedisServer {
+  let redis: RedisServer | undefined;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await redis?.kill();
+  });
+  return () => {
+    if (redis === undefined) throw new Error("redis-server is not started (use inside a test)");
+    return redis;
+  };
 }
