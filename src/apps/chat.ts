@@ -27,9 +27,14 @@ export interface ChatRooms {
   users(room: string): string[] | Promise<string[]>;
 }
 
+/** The group a chat room is, locally or shared: the prefix keeps rooms apart from other groups. */
+export function chatGroupName(room: string): string {
+  return `chat:${room}`;
+}
+
 /** Rooms that are groups of this server. */
 export function localChatRooms(server: WsrawServer): ChatRooms {
-  const group = (room: string) => server.group(`chat:${room}`);
+  const group = (room: string) => server.group(chatGroupName(room));
   return {
     join: (room, ws) => void group(room).add(ws),
     leave: (room, ws) => void group(room).remove(ws),

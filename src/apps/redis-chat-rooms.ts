@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { RedisGroups } from "../redis/index.js";
 import type { WebSocket } from "../server/index.js";
-import type { ChatRooms } from "./chat.js";
+import { type ChatRooms, chatGroupName } from "./chat.js";
 
 /** The Redis hash commands the presence table needs; a node-redis client has them. */
 export interface PresenceStore {
@@ -45,7 +45,7 @@ export function redisChatRooms(
   const key = (room: string): string => `${prefix}:presence:${room}`;
   // Names have no control characters (the chat checks them), so "\n" cannot be in one.
   const field = (name: string): string => `${serverId}\n${name}`;
-  const group = (room: string) => shared.group(`chat:${room}`);
+  const group = (room: string) => shared.group(chatGroupName(room));
   const report = (error: unknown): void => onError(error as Error);
 
   const vouch = async (room: string, names: Iterable<string>): Promise<void> => {

@@ -8,7 +8,7 @@ import {
   type WebSocket,
   type WsrawServer,
 } from "../server/index.js";
-import { ORIGIN_SIZE, decodeEnvelope, encodeEnvelope } from "./envelope.js";
+import { EnvelopeError, ORIGIN_SIZE, decodeEnvelope, encodeEnvelope } from "./envelope.js";
 
 /**
  * The part of a node-redis client (the `redis` package, version 5 or later) that this
@@ -221,7 +221,8 @@ export class RedisGroups {
     try {
       envelope = decodeEnvelope(message);
     } catch (error) {
-      this.report(new Error(`wsraw/redis: dropped a message on ${channel}: ${(error as Error).message}`));
+      // Still an EnvelopeError (the type the package exports), now naming its channel.
+      this.report(new EnvelopeError(`wsraw/redis: dropped a message on ${channel}: ${(error as Error).message}`));
       return;
     }
     if (members === undefined) return;

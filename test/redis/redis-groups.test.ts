@@ -6,7 +6,7 @@
 import { createClient } from "redis";
 import { describe, expect, it } from "vitest";
 import { requireWebSocket } from "../../src/index.js";
-import { RedisGroups, type RedisGroupsOptions } from "../../src/redis/index.js";
+import { EnvelopeError, RedisGroups, type RedisGroupsOptions } from "../../src/redis/index.js";
 import { type WsPeer, useResources, within } from "../server/helpers.js";
 import { redisSkip, useRedisServer } from "./redis-server.js";
 
@@ -170,6 +170,7 @@ describe.skipIf(redisSkip !== undefined)("wsraw/redis", () => {
     for (const message of garbage) await probe.publish("foreign:group:r", message);
     await a.shared.group("r").broadcast("real");
     expect(await peer.next()).toBe("real");
+    for (const error of a.errors) expect(error).toBeInstanceOf(EnvelopeError);
     expect(a.errors.map((error) => error.message.replace(/^wsraw\/redis: dropped a message on foreign:group:r: /, ""))).toEqual([
       "too short (5 bytes)",
       "too short (0 bytes)",
