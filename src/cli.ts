@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `wsraw` command:
- *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS]
- *   wsraw demo [--port 8080] [--host H] [--redis URL]
+ *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate]
+ *   wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate]
  */
 import { parseArgs } from "node:util";
 import { serveDemo } from "./apps/demo.js";
@@ -11,12 +11,14 @@ import { broadcastRoute, echoRoute } from "./apps/echo.js";
 import { type ServerOptions, type WsrawServer, createServer } from "./server/index.js";
 
 const USAGE = `usage:
-  wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS]
+  wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate]
       echoes every message on any path; on /broadcast, sends it to all /broadcast peers
-  wsraw demo [--port 8080] [--host H] [--redis URL]
+  wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate]
       serves the demo page (echo and chat) at http://H:PORT/; with --redis (e.g.
       redis://127.0.0.1:6379, needs the redis package), every demo on that Redis shares
-      the chat rooms`;
+      the chat rooms
+  Both accept permessage-deflate (RFC 7692) when the client offers it, keeping no
+  compression context between messages; --no-deflate declines it.`;
 
 function fail(message: string): never {
   console.error(`wsraw: ${message}\n${USAGE}`);
@@ -42,6 +44,7 @@ async function main(argv: string[]): Promise<void> {
         "max-payload": { type: "string" },
         "heartbeat-ms": { type: "string" },
         redis: { type: "string" },
+        "no-deflate": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -58,6 +61,8 @@ async function main(argv: string[]): Promise<void> {
     maxPayload: positiveInteger("max-payload", parsed["max-payload"]),
     // Ping every MS and drop a peer that has not answered by the next ping.
     heartbeat: heartbeatMs ? { intervalMs: heartbeatMs, timeoutMs: heartbeatMs } : undefined,
+    // On unless told otherwise, so that browsers and test suites exercise it.
+    perMessageDeflate: !parsed["no-deflate"],
   };
 
   let server: WsrawServer;

@@ -15,7 +15,18 @@ export interface EncodeOptions {
    * caller's payload is left untouched: the masked bytes go into a new buffer.
    */
   mask?: boolean;
+  /**
+   * Set RSV1: the frame starts a compressed message (permessage-deflate, RFC 7692 §6).
+   * The payload must already be compressed. With `encodeMessage`, only the first frame.
+   */
+  compressed?: boolean;
 }
+
+/**
+ * RSV1 (RFC 6455 §5.2), which permessage-deflate uses to mark a compressed message
+ * (RFC 7692 §6); or it into the `opcode` given to `writeFrameHeader`.
+ */
+export const RSV1 = 0x40;
 
 /**
  * Payloads up to this size are copied next to their header into one buffer: one small
@@ -107,7 +118,12 @@ const FUSED_MASK_THRESHOLD = 48;
 export function encodeFrame(opcode: number, payload: Uint8Array, options: EncodeOptions = {}): Buffer[] {
   const fin = options.fin ?? true;
   const length = payload.length;
-  if (isControlOpcode(opcode)) checkControlPayload(length, fin);
+  if (isControlOpcode(opcode)) {
+    checkControlPayload(length, fin);
+    // RFC 7692 §6.1: control frames are never compressed.
+    if (options.compressed) throw new RangeError("control frames cannot be compressed");
+  }
+  if (options.compressed) opcode |= RSV1;
   if (options.mask) {
     const key = randomMaskKey();
     const frame = Buffer.allocUnsafe(frameHeaderSize(length, true) + length);
@@ -164,7 +180,8 @@ export function encodeMessage(
     const end = Math.min(start + size, bytes.length);
     const opcode = start === 0 ? (binary ? Opcode.Binary : Opcode.Text) : Opcode.Continuation;
     const fin = end === bytes.length && (options.fin ?? true);
-    frames.push(...encodeFrame(opcode, bytes.subarray(start, end), { mask: options.mask, fin }));
+    const compressed = start === 0 && options.compressed;
+    frames.push(...encodeFrame(opcode, bytes.subarray(start, end), { mask: options.mask, fin, compressed }));
   }
   return frames;
 }

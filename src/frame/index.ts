@@ -6,6 +6,7 @@ export { CloseCode, isValidCloseCode } from "./close-code.js";
 export {
   MAX_CLOSE_REASON,
   MERGE_THRESHOLD,
+  RSV1,
   encodeClose,
   encodeFrame,
   encodeMessage,

@@ -21,6 +21,11 @@ export interface FrameParserOptions {
    * Default 16 MiB.
    */
   maxPayload?: number;
+  /**
+   * permessage-deflate was negotiated (RFC 7692): RSV1 may mark the first frame of a
+   * data message as compressed. Default false: RSV1 anywhere is a protocol error.
+   */
+  perMessageDeflate?: boolean;
 }
 
 /**
@@ -31,8 +36,16 @@ export interface FrameParserOptions {
  * `FrameParser`); it stays valid for as long as the caller keeps that chunk untouched.
  */
 export interface FrameHandler {
-  /** A complete message: fragments joined, text already validated as UTF-8. */
-  onMessage(payload: Buffer, binary: boolean): void;
+  /**
+   * A complete message: fragments joined, text already validated as UTF-8, unless
+   * `compressed` (RSV1 on its first frame, RFC 7692 §6): then `payload` is the joined
+   * compressed payload, and its text is checked once inflated.
+   *
+   * Returning `false` suspends the parser after this message (an inflation that finishes
+   * later must come before what follows it): the rest of the bytes wait, and so do
+   * chunks pushed meanwhile, until `resume()`.
+   */
+  onMessage(payload: Buffer, binary: boolean, compressed: boolean): boolean | void;
   onPing(payload: Buffer): void;
   onPong(payload: Buffer): void;
   /**
@@ -80,8 +93,13 @@ export class FrameParser {
   private readonly handler: FrameHandler;
   private readonly serverRole: boolean;
   private readonly maxPayload: number;
+  private readonly rsv1Allowed: boolean;
 
   private state = READ_HEADER;
+  /** Set when the handler asked to wait (see `FrameHandler.onMessage`). */
+  private suspended = false;
+  /** Bytes that arrived or were left while suspended, in stream order. */
+  private backlog: Buffer[] | undefined;
 
   // A header that is split between chunks is gathered here.
   // Allocated the first time it is needed: most connections never split a header.
@@ -102,6 +120,8 @@ export class FrameParser {
   // The data message being assembled.
   /** Opcode of the message in progress (Text or Binary), 0 when none is in progress. */
   private messageOpcode = 0;
+  /** The message in progress is compressed (RSV1 on its first frame). */
+  private compressed = false;
   /** The frames of a fragmented message so far; undefined for none (most messages). */
   private messageParts: Buffer[] | undefined;
   private messageLength = 0;
@@ -112,6 +132,7 @@ export class FrameParser {
     this.handler = handler;
     this.serverRole = options.role === "server";
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.rsv1Allowed = options.perMessageDeflate ?? false;
     if (!(this.maxPayload >= 0 && this.maxPayload <= Number.MAX_SAFE_INTEGER)) {
       throw new RangeError(`maxPayload must be between 0 and 2^53 - 1, got ${this.maxPayload}`);
     }
@@ -128,12 +149,36 @@ export class FrameParser {
    */
   push(chunk: Buffer): void {
     if (this.state >= CLOSED) return;
+    if (this.suspended) (this.backlog ??= []).push(chunk);
+    else this.run(chunk);
+  }
+
+  /** True while suspended by the handler: pushed bytes wait for `resume()`. */
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  /**
+   * Goes on after the handler suspended the parser: parses the bytes that waited, until
+   * they run out or the handler suspends it again. Throws as `push` does.
+   */
+  resume(): void {
+    this.suspended = false;
+    const backlog = this.backlog;
+    while (backlog !== undefined && backlog.length > 0 && !this.suspended && this.state < CLOSED) {
+      this.run(backlog.shift()!);
+    }
+    if (this.state >= CLOSED) this.backlog = undefined;
+  }
+
+  private run(chunk: Buffer): void {
     try {
       this.parse(chunk);
     } catch (error) {
       this.state = FAILED;
       this.messageParts = undefined;
       this.controlParts = undefined;
+      this.backlog = undefined;
       throw error;
     }
   }
@@ -142,6 +187,11 @@ export class FrameParser {
     const length = chunk.length;
     let pos = 0;
     while (pos < length && this.state < CLOSED) {
+      if (this.suspended) {
+        // The rest of this chunk goes before anything pushed later.
+        (this.backlog ??= []).unshift(view(chunk, pos, length - pos));
+        return;
+      }
       if (this.state === READ_HEADER) {
         pos = this.readHeader(chunk, pos);
         if (pos < 0) return; // the header is incomplete: wait for more bytes
@@ -216,6 +266,7 @@ export class FrameParser {
     if (masked) this.maskKey = keyWord(source, keyAt);
     if (this.opcode === Opcode.Text || this.opcode === Opcode.Binary) {
       this.messageOpcode = this.opcode;
+      this.compressed = (b0 & 0x40) !== 0;
       if (this.opcode === Opcode.Text) this.utf8?.reset();
     }
     this.headerLength = 0;
@@ -230,9 +281,16 @@ export class FrameParser {
 
   /** The rules that the first two header bytes alone decide (RFC 6455 §5.2, §5.4, §5.5). */
   private checkFirstBytes(b0: number, b1: number): void {
-    // RFC 6455 §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"; none is.
-    if ((b0 & 0x70) !== 0) throw protocolViolation("RSV bits set but no extension was negotiated");
     const opcode = b0 & 0x0f;
+    // RFC 6455 §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated". The only one
+    // here is permessage-deflate, whose RSV1 marks the first frame of a compressed data
+    // message and nothing else (RFC 7692 §6, §6.1).
+    if ((b0 & 0x70) !== 0) {
+      if ((b0 & 0x30) !== 0) throw protocolViolation("RSV2 or RSV3 set but no extension was negotiated that defines them");
+      if (!this.rsv1Allowed) throw protocolViolation("RSV1 set but permessage-deflate was not negotiated");
+      if (opcode >= Opcode.Close) throw protocolViolation("RSV1 set on a control frame (RFC 7692 §6.1)");
+      if (opcode === Opcode.Continuation) throw protocolViolation("RSV1 set on a continuation frame (RFC 7692 §6.1)");
+    }
     if (opcode >= Opcode.Close) {
       if (opcode > Opcode.Pong) throw protocolViolation(`reserved control opcode 0x${opcode.toString(16)}`);
       // RFC 6455 §5.5: control frames are never fragmented and carry at most 125 bytes.
@@ -270,9 +328,10 @@ export class FrameParser {
 
   /** A piece of a payload that spans chunks. */
   private payloadPiece(piece: Buffer): void {
-    // A binary frame that is a whole message (the first frame, and the last) is unmasked
-    // once it is joined: one pass over the joined bytes instead of one call per piece.
-    if (this.masked && !this.isWholeBinaryMessage()) maskWithKeyWord(piece, this.maskKey, this.payloadReceived);
+    // A frame that is a whole message (the first frame, and the last) and needs no UTF-8
+    // check as it arrives is unmasked once it is joined: one pass over the joined bytes
+    // instead of one call per piece.
+    if (this.masked && !this.isWholeUncheckedMessage()) maskWithKeyWord(piece, this.maskKey, this.payloadReceived);
     this.payloadReceived += piece.length;
     const done = this.payloadReceived === this.payloadLength;
     if (this.opcode >= Opcode.Close) {
@@ -287,7 +346,7 @@ export class FrameParser {
     }
     // Data: validate text as it arrives, so that invalid UTF-8 fails at once, not when
     // the (possibly large) frame is complete.
-    if (this.messageOpcode === Opcode.Text) this.checkUtf8(piece);
+    if (this.messageOpcode === Opcode.Text && !this.compressed) this.checkUtf8(piece);
     (this.messageParts ??= []).push(piece);
     this.messageLength += piece.length;
     if (done) {
@@ -309,7 +368,7 @@ export class FrameParser {
       return;
     }
     if (!collected && payload.length > 0) {
-      if (this.messageOpcode === Opcode.Text) this.checkUtf8(payload);
+      if (this.messageOpcode === Opcode.Text && !this.compressed) this.checkUtf8(payload);
       if (this.fin && this.messageParts === undefined) {
         // A message in one frame, the common case: handed out as it is, without the
         // parts list (an array allocated and dropped per message).
@@ -323,25 +382,29 @@ export class FrameParser {
     const parts = this.messageParts;
     const message =
       parts === undefined ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, this.messageLength);
-    if (collected && this.masked && this.isWholeBinaryMessage()) maskWithKeyWord(message, this.maskKey);
+    if (collected && this.masked && this.isWholeUncheckedMessage()) maskWithKeyWord(message, this.maskKey);
     this.endMessage(message);
   }
 
-  /** The current frame is a whole binary message: no fragment came before it or follows it. */
-  private isWholeBinaryMessage(): boolean {
-    return this.opcode === Opcode.Binary && this.fin;
+  /**
+   * The current frame is a whole message (no fragment came before it or follows it) whose
+   * bytes are not checked as they arrive: binary, or compressed.
+   */
+  private isWholeUncheckedMessage(): boolean {
+    return this.fin && (this.opcode === Opcode.Binary || (this.opcode === Opcode.Text && this.compressed));
   }
 
   /** The last frame of a data message is in: check that text ended whole, hand it out. */
   private endMessage(message: Buffer): void {
     const binary = this.messageOpcode === Opcode.Binary;
-    if (!binary && this.utf8 !== undefined && !this.utf8.complete) {
+    const compressed = this.compressed;
+    if (!binary && !compressed && this.utf8 !== undefined && !this.utf8.complete) {
       throw new ProtocolError(CloseCode.InvalidPayload, "text message ends inside a UTF-8 sequence");
     }
     this.messageOpcode = 0;
     this.messageParts = undefined;
     this.messageLength = 0;
-    this.handler.onMessage(message, binary);
+    if (this.handler.onMessage(message, binary, compressed) === false) this.suspended = true;
   }
 
   private checkUtf8(bytes: Buffer): void {

@@ -15,6 +15,12 @@ export interface ExtensionOffer {
    * Parsed offers use a prototype-less object, so a parameter named `__proto__` is kept.
    */
   params: Record<string, string | true>;
+  /**
+   * The first parameter named more than once, if any. `params` keeps its first value; no
+   * extension allows a repeat, so a negotiator declines such an offer (RFC 7692 §7.1) and
+   * considers the next one.
+   */
+  repeated?: string;
 }
 
 /**
@@ -41,8 +47,9 @@ const QUOTED_PAIR_CHAR = /[\t\x20-\x7e\x80-\xff]/;
  * A quoted value must be a token once unquoted (RFC 6455 §9.1). Whitespace is allowed
  * around `,`, `;` and `=`; empty list elements are ignored (RFC 9110 §5.6.1.2).
  *
- * @throws HttpError 400 when the value is malformed, lists no extension, or repeats a
- *   parameter within one extension (it could not be represented, and no extension allows it).
+ * @throws HttpError 400 when the value is malformed or lists no extension. A parameter
+ *   repeated within one extension is not an error here: the offer is marked `repeated`,
+ *   for its negotiator to decline.
  */
 export function parseExtensions(value: string): ExtensionOffer[] {
   let position = 0;
@@ -94,16 +101,12 @@ export function parseExtensions(value: string): ExtensionOffer[] {
     }
     const name = readToken("an extension name");
     const params: Record<string, string | true> = Object.create(null);
+    let repeated: string | undefined;
     skipWhitespace();
     while (value[position] === ";") {
       position++;
       skipWhitespace();
-      const paramStart = position;
       const paramName = readToken("a parameter name");
-      if (paramName in params) {
-        position = paramStart;
-        fail(`no repeated parameter (${paramName} given twice)`);
-      }
       skipWhitespace();
       let paramValue: string | true = true;
       if (value[position] === "=") {
@@ -117,9 +120,10 @@ export function parseExtensions(value: string): ExtensionOffer[] {
         }
         skipWhitespace();
       }
-      params[paramName] = paramValue;
+      if (!(paramName in params)) params[paramName] = paramValue;
+      else repeated ??= paramName;
     }
-    offers.push({ name, params });
+    offers.push(repeated === undefined ? { name, params } : { name, params, repeated });
     if (position < value.length && value[position] !== ",") fail('"," or ";"');
   }
   if (offers.length === 0) {

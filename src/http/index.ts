@@ -16,6 +16,15 @@ export {
   type RequestHead,
   type RequestHeadParserOptions,
 } from "./request-head.js";
+export {
+  PERMESSAGE_DEFLATE,
+  acceptDeflateResponse,
+  deflateOffer,
+  negotiateDeflate,
+  type DeflateOffer,
+  type DeflateParams,
+  type DeflatePolicy,
+} from "./permessage-deflate.js";
 export { parseRequestTarget, type RequestTarget } from "./request-target.js";
 export {
   assertHeader,

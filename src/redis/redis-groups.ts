@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { DEFAULT_GROUP_BUFFER_LIMIT, type SlowMemberPolicy, deliver } from "../server/group.js";
+import { SharedMessage } from "../server/shared-message.js";
 import {
   type BroadcastOptions,
   type MembershipWatcher,
@@ -228,7 +229,7 @@ export class RedisGroups {
     if (members === undefined) return;
     const except = envelope.except !== 0 && envelope.origin.equals(this.id) ? this.bySerial.get(envelope.except) : undefined;
     deliver(
-      envelope.frame,
+      SharedMessage.fromFrame(envelope.frame),
       members,
       except,
       this.options.slowMemberPolicy ?? "skip",

@@ -3,6 +3,16 @@ import { MERGE_THRESHOLD, Opcode, frameHeaderSize, writeFrameHeader } from "../f
 import { reserve, slab } from "./slab.js";
 
 /**
+ * A place in the outgoing queue kept for a frame that is still being made (a message
+ * compressed on the thread pool): what was queued after it waits until it is filled.
+ */
+export interface Slot {
+  bytes: Buffer[] | undefined;
+  /** The bytes it was counted as until filled. */
+  readonly estimate: number;
+}
+
+/**
  * Encodes a connection's outgoing frames and writes them in batches: everything queued
  * in one tick goes to the socket together at the end of that tick (`process.nextTick`,
  * after the promise jobs of the tick, so a `for await` loop's replies are batched too).
@@ -11,7 +21,11 @@ import { reserve, slab } from "./slab.js";
  */
 export class FrameWriter {
   /** What waits to be written; undefined when nothing does (an idle connection has no array). */
-  private pending: Buffer[] | undefined;
+  private pending: Array<Buffer | Slot> | undefined;
+  /** Slots not yet filled: while there are any, `flush` stops at the first. */
+  private openSlots = 0;
+  /** `end()` was called while a slot was open: the FIN follows the last slot. */
+  private ending = false;
   private pendingBytes = 0;
   private scheduled = false;
   // The run of adjacent small frames being encoded: slab bytes [runStart, runEnd).
@@ -42,7 +56,10 @@ export class FrameWriter {
     }
   }
 
-  /** Queues a frame. A large payload is queued by reference: it must not change until written. */
+  /**
+   * Queues a frame. A large payload is queued by reference: it must not change until
+   * written. `opcode` may carry RSV1 (0x40) for a compressed message.
+   */
   frame(opcode: number, payload: Buffer): void {
     const length = payload.length;
     const headerSize = frameHeaderSize(length, false);
@@ -66,29 +83,62 @@ export class FrameWriter {
     this.added(bytes.length);
   }
 
-  /** Writes everything queued now. */
+  /** Keeps a place for a frame of about `estimate` bytes that `fill` will provide. */
+  reserve(estimate: number): Slot {
+    if (this.runBuffer !== undefined) this.endRun();
+    const slot: Slot = { bytes: undefined, estimate };
+    (this.pending ??= []).push(slot);
+    this.openSlots++;
+    this.pendingBytes += estimate;
+    return slot;
+  }
+
+  /** Provides a reserved frame: it, and what was queued behind it, can go out. */
+  fill(slot: Slot, bytes: Buffer[]): void {
+    if (slot.bytes !== undefined || this.pending === undefined || !this.pending.includes(slot)) return;
+    slot.bytes = bytes;
+    this.openSlots--;
+    let size = 0;
+    for (const piece of bytes) size += piece.length;
+    this.pendingBytes += size - slot.estimate;
+    this.added(0);
+  }
+
+  /** Writes everything queued now, up to the first slot still open. */
   flush(): void {
     this.scheduled = false;
     if (this.runBuffer !== undefined) this.endRun();
-    const list = this.pending;
-    if (list === undefined) return;
-    this.pending = undefined;
-    this.pendingBytes = 0;
-    const socket = this.socket;
-    if (!socket.writable) return;
-    if (list.length === 1) {
-      socket.write(list[0]);
+    let list = this.pending;
+    if (list === undefined) {
+      if (this.ending) this.socket.end();
       return;
     }
-    socket.cork();
-    for (let i = 0; i < list.length; i++) socket.write(list[i]);
-    socket.uncork();
+    if (this.openSlots > 0) {
+      list = this.takeUpToOpenSlot(list);
+    } else {
+      this.pending = undefined;
+      this.pendingBytes = 0;
+    }
+    const socket = this.socket;
+    if (socket.writable && list.length > 0) {
+      if (list.length === 1 && Buffer.isBuffer(list[0])) {
+        socket.write(list[0]);
+      } else {
+        socket.cork();
+        for (const item of list) {
+          if (Buffer.isBuffer(item)) socket.write(item);
+          else for (const piece of item.bytes!) socket.write(piece);
+        }
+        socket.uncork();
+      }
+    }
+    if (this.ending && this.pending === undefined) this.socket.end();
   }
 
-  /** Writes what is queued, then half-closes the socket (TCP FIN). */
+  /** Writes what is queued, then half-closes the socket (TCP FIN), after any open slot. */
   end(): void {
+    this.ending = true;
     this.flush();
-    this.socket.end();
   }
 
   /** Drops whatever is queued (the connection is being torn down). */
@@ -96,6 +146,21 @@ export class FrameWriter {
     this.pending = undefined;
     this.pendingBytes = 0;
     this.runBuffer = undefined;
+    this.openSlots = 0;
+  }
+
+  /** Removes and returns the entries before the first open slot, with their byte count. */
+  private takeUpToOpenSlot(list: Array<Buffer | Slot>): Array<Buffer | Slot> {
+    let count = 0;
+    let bytes = 0;
+    for (; count < list.length; count++) {
+      const item = list[count];
+      if (Buffer.isBuffer(item)) bytes += item.length;
+      else if (item.bytes === undefined) break;
+      else for (const piece of item.bytes) bytes += piece.length;
+    }
+    this.pendingBytes -= bytes;
+    return list.splice(0, count);
   }
 
   /** Appends `size` slab bytes at `start` to the current run, or starts a new run. */

@@ -1,6 +1,6 @@
-import { Opcode, encodeFrame, encodeTextFrame } from "../frame/index.js";
 import { ConnectionClosedError } from "./errors.js";
 import type { UserId } from "./request.js";
+import { SharedMessage } from "./shared-message.js";
 import { ReadyState, type WebSocket } from "./websocket.js";
 
 /**
@@ -37,27 +37,19 @@ export interface BroadcastReport {
 }
 
 /**
- * Encodes a data message once, as the bytes every receiver gets: a broadcast writes
- * the same buffer to each socket.
- */
-export function encodeBroadcast(data: string | Uint8Array): Buffer {
-  if (typeof data === "string") return encodeTextFrame(data);
-  const parts = encodeFrame(Opcode.Binary, data);
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
-}
-
-/**
- * Sends one encoded frame to each connection of `members`, applying the slow-member
- * policy. Shared by groups, the whole server and users.
+ * Sends one message to each connection of `members`, each of its encodings made once
+ * (see `SharedMessage`), applying the slow-member policy. Shared by groups, the whole
+ * server, users and `wsraw/redis`.
  */
 export function deliver(
-  frame: Buffer,
+  message: string | Uint8Array | SharedMessage,
   members: Iterable<WebSocket>,
   except: WebSocket | undefined,
   policy: SlowMemberPolicy,
   maxBufferedAmount: number,
 ): BroadcastReport {
   const report: BroadcastReport = { delivered: 0, skipped: 0, closed: 0 };
+  const shared = message instanceof SharedMessage ? message : SharedMessage.of(message);
   for (const ws of members) {
     if (ws === except || ws.readyState !== ReadyState.OPEN) continue;
     if (ws.bufferedAmount > maxBufferedAmount) {
@@ -70,7 +62,7 @@ export function deliver(
       continue;
     }
     try {
-      ws.sendEncoded(frame);
+      ws.sendShared(shared);
       report.delivered++;
     } catch (error) {
       // The member passed its hard buffer limit and was failed: count it as closed.
@@ -201,11 +193,12 @@ export class Group {
 
   /**
    * Sends `data` to every member (except `options.except`): the frame is encoded once
+   * (and compressed once for the members with permessage-deflate that keep no context)
    * and the same bytes are queued for each member, then written at the end of the tick.
    */
   broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): BroadcastReport {
     return deliver(
-      encodeBroadcast(data),
+      data,
       this.registry.membersOf(this.name),
       options.except,
       this.options.slowMemberPolicy ?? "skip",

@@ -22,3 +22,4 @@ export {
   type MembershipWatcher,
   type SlowMemberPolicy,
 } from "./group.js";
+export type { PerMessageDeflateOptions } from "../deflate/index.js";

@@ -1,3 +1,4 @@
+import type { PerMessageDeflateOptions } from "../deflate/index.js";
 import type { ProtocolSelector, ResponseHeaders } from "../http/index.js";
 import type { UpgradedRequest, WsRequest } from "./request.js";
 
@@ -37,6 +38,8 @@ export interface RouteOptions {
    * `wsraw:ping` is answered with `wsraw:pong` and not delivered. Default false.
    */
   answerAppPings?: boolean;
+  /** permessage-deflate on this route: `false`, `true` or settings. Default: the server's. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** A route registered with `server.route(path, route)`. */

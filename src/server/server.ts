@@ -2,9 +2,11 @@ import type { IncomingMessage } from "node:http";
 import { type AddressInfo, type Server as NetServer, type Socket, createServer as createNetServer } from "node:net";
 import type { Duplex } from "node:stream";
 import { CloseCode, DEFAULT_MAX_PAYLOAD } from "../frame/index.js";
+import { type DeflateSettings, type PerMessageDeflateOptions, deflateSettings, zlibAvailable } from "../deflate/index.js";
 import {
   HttpError,
   type ExtensionNegotiator,
+  type ExtensionOffer,
   type ProtocolSelector,
   type RequestHead,
   RequestHeadParser,
@@ -13,7 +15,9 @@ import {
   createHeaderFields,
   errorResponse,
   formatExtensions,
+  PERMESSAGE_DEFLATE,
   isUpgradeRequest,
+  negotiateDeflate,
   parseRequestTarget,
   selectProtocol,
   validateUpgradeRequest,
@@ -27,13 +31,12 @@ import {
   GroupRegistry,
   type MembershipWatcher,
   deliver,
-  encodeBroadcast,
 } from "./group.js";
 import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "./liveness.js";
 import { lingerUntilPeerEnds } from "./linger.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import type { Authorizer, HttpResult, OriginPolicy, Route, RouteOptions } from "./routes.js";
-import { type ConnectionOptions, type ConnectionOwner, ReadyState, WebSocket } from "./websocket.js";
+import { type Compression, type ConnectionOptions, type ConnectionOwner, ReadyState, WebSocket } from "./websocket.js";
 
 /** Server options. Every limit has a default; see the README's "Limits and defaults". */
 export interface ServerOptions {
@@ -61,7 +64,16 @@ export interface ServerOptions {
   heartbeat?: HeartbeatOptions;
   /** Default for every route's `protocols`. */
   protocols?: ProtocolSelector;
-  /** Extension negotiation hook; the default accepts none (permessage-deflate comes later). */
+  /**
+   * permessage-deflate (RFC 7692): `true` for the defaults, or the settings; each route
+   * may override it. The defaults keep no compression state between messages, so an idle
+   * connection holds no zlib memory. Default false: messages are not compressed.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Negotiates other extensions: what it accepts is confirmed in the 101 after
+   * permessage-deflate. The default accepts none.
+   */
   extensions?: ExtensionNegotiator;
   /** Default for every route's `authorize`. */
   authorize?: Authorizer;
@@ -128,6 +140,10 @@ export class WsrawServer {
   private readonly idleTimeout: IdleTimeout | undefined;
   private netServer: NetServer | undefined;
   private closing = false;
+  /** Each route's permessage-deflate settings, resolved once; undefined when off. */
+  private readonly deflateByRoute = new WeakMap<Route, DeflateSettings | undefined>();
+  /** The server's own, for routes that do not say. */
+  private readonly deflate: DeflateSettings | undefined;
   /** Hears of every connection's end: one object for the server, not a closure per connection. */
   private readonly owner: ConnectionOwner = { connectionClosed: (ws) => this.forgetConnection(ws) };
 
@@ -144,6 +160,7 @@ export class WsrawServer {
       answerAppPings: false,
     };
     this.connectionOptionsAnsweringPings = { ...this.connectionOptions, answerAppPings: true };
+    this.deflate = resolveDeflate(o.perMessageDeflate);
     if (o.heartbeat) this.heartbeat = new Heartbeat(this.openConnections, o.heartbeat);
     if (o.idleTimeoutMs) this.idleTimeout = new IdleTimeout(this.openConnections, o.idleTimeoutMs);
   }
@@ -180,7 +197,7 @@ export class WsrawServer {
    * over the send high-water mark are skipped and counted.
    */
   broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): BroadcastReport {
-    return deliver(encodeBroadcast(data), this.openConnections, options.except, "skip", this.options.sendHighWaterMark);
+    return deliver(data, this.openConnections, options.except, "skip", this.options.sendHighWaterMark);
   }
 
   /**
@@ -190,7 +207,7 @@ export class WsrawServer {
   sendToUser(user: UserId, data: string | Uint8Array): BroadcastReport {
     const connections = this.userConnections.get(user);
     if (connections === undefined) return { delivered: 0, skipped: 0, closed: 0 };
-    return deliver(encodeBroadcast(data), connections, undefined, "skip", this.options.sendHighWaterMark);
+    return deliver(data, connections, undefined, "skip", this.options.sendHighWaterMark);
   }
 
   /** The open connections of `user`. */
@@ -221,6 +238,8 @@ export class WsrawServer {
     if (!path.startsWith("/") && path !== "*") {
       throw new TypeError(`route path must start with "/" or be "*", got ${JSON.stringify(path)}`);
     }
+    const own = route.options.perMessageDeflate;
+    this.deflateByRoute.set(route, own === undefined ? this.deflate : resolveDeflate(own));
     this.routes.set(path, { path, route });
     return this;
   }
@@ -370,10 +389,25 @@ export class WsrawServer {
     if (allowOrigin !== undefined && !originAllowed(allowOrigin, handshake.origin, req)) {
       throw new HttpError(403, `Origin ${handshake.origin ?? "(none)"} is not allowed`);
     }
+    const accepted: ExtensionOffer[] = [];
+    let compression: Compression | undefined;
+    const deflate = this.deflateByRoute.get(route);
+    const agreed = deflate === undefined ? undefined : negotiateDeflate(handshake.extensions, deflate.policy);
+    if (agreed !== undefined) {
+      compression = { params: agreed.params, settings: deflate! };
+      accepted.push(agreed.response);
+    }
+    if (this.options.extensions !== undefined) {
+      // permessage-deflate is this server's to negotiate: RSV1 has one meaning.
+      for (const extension of this.options.extensions(handshake.extensions, head)) {
+        if (extension.name !== PERMESSAGE_DEFLATE) accepted.push(extension);
+      }
+    }
     const negotiated: Negotiated = {
       key: handshake.key,
       protocol: selectProtocol(handshake.protocols, routeOptions.protocols ?? this.options.protocols, head),
-      extensions: this.options.extensions ? formatExtensions(this.options.extensions(handshake.extensions, head)) : "",
+      extensions: accepted.length === 0 ? "" : formatExtensions(accepted),
+      compression,
     };
     const authorize = routeOptions.authorize ?? this.options.authorize;
     if (authorize === undefined) this.open(socket, req, route, rest, negotiated);
@@ -416,6 +450,7 @@ export class WsrawServer {
       protocol ?? "",
       extensions,
       this.owner,
+      negotiated.compression,
     );
     ws.user = req.user;
     req.websocket = ws;
@@ -534,6 +569,21 @@ interface Negotiated {
   key: string;
   protocol: string | undefined;
   extensions: string;
+  compression: Compression | undefined;
+}
+
+/**
+ * `perMessageDeflate` resolved once. Where this Node's zlib lacks what the codec drives,
+ * the extension is declined (connections work uncompressed) rather than failing later.
+ */
+function resolveDeflate(option: boolean | PerMessageDeflateOptions | undefined): DeflateSettings | undefined {
+  if (option === undefined || option === false) return undefined;
+  const settings = deflateSettings(option);
+  if (!zlibAvailable) {
+    console.warn("wsraw: this Node's zlib cannot run permessage-deflate synchronously; compression is off");
+    return undefined;
+  }
+  return settings;
 }
 
 /** The handler returned: close with 1000, unless the connection is already closing. */

@@ -5,14 +5,19 @@ import {
   FrameParser,
   Opcode,
   ProtocolError,
+  RSV1,
   encodeClose,
+  encodeFrame,
   truncateCloseReason,
 } from "../frame/index.js";
+import { type DeflateSettings, MessageDeflater, MessageInflater } from "../deflate/index.js";
+import type { DeflateParams } from "../http/index.js";
 import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
 import { FrameWriter } from "./frame-writer.js";
 import { MessageQueue } from "./message-queue.js";
 import type { UserId } from "./request.js";
+import type { SharedMessage } from "./shared-message.js";
 
 /** A received message: text as a string, binary as a Buffer. */
 export type Message = string | Buffer;
@@ -54,6 +59,12 @@ export interface ConnectionOptions {
   closeTimeoutMs: number;
   /** Answer `APP_PING` text messages with `APP_PONG` instead of delivering them. */
   answerAppPings: boolean;
+}
+
+/** permessage-deflate as negotiated for one connection (RFC 7692). */
+export interface Compression {
+  params: DeflateParams;
+  settings: DeflateSettings;
 }
 
 /**
@@ -113,19 +124,37 @@ export class WebSocket implements AsyncIterable<Message> {
   private resolveClosed: ((info: CloseInfo) => void) | undefined;
   private closeInfo: CloseInfo | undefined;
   private readonly owner: ConnectionOwner | undefined;
+  /** permessage-deflate, when negotiated; its inflater and deflater are made at first use. */
+  private readonly compression: Compression | undefined;
+  private inflater: MessageInflater | undefined;
+  private deflaterOf: MessageDeflater | undefined;
+  /** A compressed message is being inflated on the thread pool: the socket is paused. */
+  private inflating = false;
 
   /**
    * @internal Created by the server after it has written the 101 response; `owner` hears
    * of the connection's end.
    */
-  constructor(socket: Socket, options: ConnectionOptions, protocol = "", extensions = "", owner?: ConnectionOwner) {
+  constructor(
+    socket: Socket,
+    options: ConnectionOptions,
+    protocol = "",
+    extensions = "",
+    owner?: ConnectionOwner,
+    compression?: Compression,
+  ) {
     this.socket = socket;
     this.options = options;
     this.protocol = protocol;
     this.extensions = extensions;
     this.owner = owner;
+    this.compression = compression;
     this.writer = new FrameWriter(socket);
-    this.parser = new FrameParser(new ParserEvents(this), { role: "server", maxPayload: options.maxPayload });
+    this.parser = new FrameParser(new ParserEvents(this), {
+      role: "server",
+      maxPayload: options.maxPayload,
+      perMessageDeflate: compression !== undefined,
+    });
     // Listeners shared by every socket, which finds its connection under a symbol: two
     // closures and their context per connection cost more than the property.
     (socket as ConnectionSocket)[kConnection] = this;
@@ -219,23 +248,41 @@ export class WebSocket implements AsyncIterable<Message> {
     if (typeof data === "string") {
       // A UTF-16 code unit is at most 3 bytes of UTF-8: count exactly only near the limit.
       const near = this.writer.bufferedAmount + data.length * 3 > this.options.maxBufferedAmount;
-      this.checkBufferLimit(near ? Buffer.byteLength(data) : data.length);
-      this.writer.text(data);
+      const length = near ? Buffer.byteLength(data) : data.length;
+      this.checkBufferLimit(length);
+      // `data.length` is at most the UTF-8 length: a string that short stays below the threshold.
+      if (this.compression !== undefined && this.deflater.wants(data.length)) {
+        this.sendCompressed(Buffer.from(data), Opcode.Text);
+      } else {
+        this.writer.text(data);
+      }
     } else {
       const bytes = toBuffer(data);
       this.checkBufferLimit(bytes.length);
-      this.writer.frame(Opcode.Binary, bytes);
+      this.sendBytes(bytes, Opcode.Binary);
     }
     return this.writer.bufferedAmount < this.options.sendHighWaterMark;
   }
 
   /**
-   * Queues an already encoded data frame; a broadcast writes the same bytes to every
-   * member. Same return value and errors as `send`.
+   * Queues a message that many connections receive (a broadcast): its frames, plain or
+   * compressed, are made once and shared by every member they suit. Same return value
+   * and errors as `send`.
    * @internal
    */
-  sendEncoded(frame: Buffer): boolean {
+  sendShared(message: SharedMessage): boolean {
     this.assertOpen();
+    let frame = message.plainFrame;
+    const compression = this.compression;
+    if (compression !== undefined && this.deflater.wants(message.payload.length)) {
+      if (!this.deflater.shareable) {
+        // This connection's deflater carries a window: the message goes through it.
+        this.checkBufferLimit(message.payload.length);
+        this.sendCompressed(message.payload, message.opcode);
+        return this.writer.bufferedAmount < this.options.sendHighWaterMark;
+      }
+      frame = message.compressedFrame(this.deflater);
+    }
     this.checkBufferLimit(frame.length);
     this.writer.queue(frame);
     return this.writer.bufferedAmount < this.options.sendHighWaterMark;
@@ -278,6 +325,38 @@ export class WebSocket implements AsyncIterable<Message> {
     this.sendClose(frame);
   }
 
+  /** Sends bytes as one data message, compressed when negotiated and worth it. */
+  private sendBytes(bytes: Buffer, opcode: number): void {
+    if (this.compression !== undefined && this.deflater.wants(bytes.length)) this.sendCompressed(bytes, opcode);
+    else this.writer.frame(opcode, bytes);
+  }
+
+  /**
+   * Compresses a message (RFC 7692 §7.2.1): at once when small; on the thread pool when
+   * large, with its place in the outgoing queue kept so that nothing sent after it
+   * overtakes it.
+   */
+  private sendCompressed(bytes: Buffer, opcode: number): void {
+    const deflater = this.deflater;
+    if (deflater.isSync(bytes.length)) {
+      const compressed = deflater.compressSync(bytes);
+      if (compressed === undefined) this.writer.frame(opcode, bytes);
+      else this.writer.frame(opcode | RSV1, compressed);
+      return;
+    }
+    const slot = this.writer.reserve(bytes.length);
+    deflater.compress(bytes, (compressed) => {
+      const payload = compressed ?? bytes;
+      this.writer.fill(slot, encodeFrame(compressed === undefined ? opcode : opcode | RSV1, payload));
+    });
+  }
+
+  /** The compressor of this connection's messages (permessage-deflate negotiated). */
+  private get deflater(): MessageDeflater {
+    const { params, settings } = this.compression!;
+    return (this.deflaterOf ??= new MessageDeflater(params, "server", settings));
+  }
+
   /** Destroys the TCP connection at once, without a closing handshake (`closed`: 1006). */
   terminate(reason = ""): void {
     if (this.state === ReadyState.CLOSED) return;
@@ -317,12 +396,50 @@ export class WebSocket implements AsyncIterable<Message> {
     try {
       this.parser.push(chunk);
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      // The parser ignores everything after the error. The messages it delivered from the
-      // same chunk were handed to the application, whose replies (an echo) come in this
-      // turn's promise jobs: let them go out before the close frame (Autobahn 3.2, 4.1.3).
-      afterPromiseJobs(() => this.fail(error.closeCode, error.message));
+      this.protocolFailure(error);
     }
+  }
+
+  private protocolFailure(error: unknown): void {
+    if (!(error instanceof ProtocolError)) throw error;
+    // The parser ignores everything after the error. The messages it delivered from the
+    // same chunk were handed to the application, whose replies (an echo) come in this
+    // turn's promise jobs: let them go out before the close frame (Autobahn 3.2, 4.1.3).
+    afterPromiseJobs(() => this.fail(error.closeCode, error.message));
+  }
+
+  /**
+   * A compressed message (RFC 7692 §7.2.2): inflated at once when small. A large one is
+   * inflated on the thread pool while the socket and the parser wait, so that messages
+   * keep their order; returns false then.
+   */
+  private receiveCompressed(payload: Buffer, binary: boolean): boolean {
+    const { params, settings } = this.compression!;
+    const inflater = (this.inflater ??= new MessageInflater(params, "server", settings, this.options.maxPayload));
+    if (inflater.isSync(payload)) {
+      // A ProtocolError goes up through the parser, which fails the connection.
+      this.receiveMessage(inflater.inflateSync(payload, !binary), binary);
+      return true;
+    }
+    this.inflating = true;
+    this.socket.pause();
+    inflater.inflate(payload, !binary, (error, message) => {
+      this.inflating = false;
+      if (this.state === ReadyState.CLOSED) return;
+      if (error !== undefined) {
+        this.fail(error.closeCode, error.message);
+        return;
+      }
+      this.receiveMessage(message, binary);
+      try {
+        this.parser.resume();
+      } catch (failure) {
+        this.protocolFailure(failure);
+        return;
+      }
+      if (!this.paused && !this.inflating) this.socket.resume();
+    });
+    return false;
   }
 
   private receiveMessage(payload: Buffer, binary: boolean): void {
@@ -361,7 +478,7 @@ export class WebSocket implements AsyncIterable<Message> {
       this.queuedBytes <= this.options.maxQueuedBytes / 2
     ) {
       this.paused = false;
-      this.socket.resume();
+      if (!this.inflating) this.socket.resume();
     }
   }
 
@@ -435,6 +552,8 @@ export class WebSocket implements AsyncIterable<Message> {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
     this.writer.discard();
+    this.inflater?.close();
+    this.deflaterOf?.close();
     // Literals rather than spreads: a spread costs microseconds on every connection's end.
     const { failure, peerClose } = this;
     const info: CloseInfo = (this.closeInfo =
@@ -595,8 +714,10 @@ function ignoreError(): void {}
 class ParserEvents implements FrameHandler {
   constructor(private readonly ws: WebSocket) {}
 
-  onMessage(payload: Buffer, binary: boolean): void {
+  onMessage(payload: Buffer, binary: boolean, compressed: boolean): boolean {
+    if (compressed) return this.ws["receiveCompressed"](payload, binary);
     this.ws["receiveMessage"](payload, binary);
+    return true;
   }
 
   onPing(payload: Buffer): void {

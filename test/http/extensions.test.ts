@@ -59,13 +59,29 @@ describe("parseExtensions", () => {
     'a; b="c\\',
     'a; b="c"d',
     "a; b=c=d",
-    "a; b; b",
-    "a; b=1; b=2",
     "a/b",
     "a; b/c",
     "\u00e9",
   ])("400 for %j", (value) => {
     expectHttpError(() => parseExtensions(value), 400);
+  });
+});
+
+describe("parseExtensions: repeated parameters", () => {
+  it.each([
+    ["a; b; b", "b", { b: true }],
+    ["a; b=1; b=2", "b", { b: "1" }],
+    ["a; b=1; c; c=3; b", "c", { b: "1", c: true }],
+  ])("%j is parsed, marked repeated (%s), and keeps the first values", (value, repeated, params) => {
+    const [offer] = parseExtensions(value);
+    expect(offer.repeated).toBe(repeated);
+    expect({ ...offer.params }).toEqual(params);
+  });
+
+  it("an offer without repeats carries no mark, and the next offer is unaffected", () => {
+    const offers = parseExtensions("a; b; b, a; b");
+    expect(offers[0].repeated).toBe("b");
+    expect("repeated" in offers[1]).toBe(false);
   });
 });
 

@@ -22,7 +22,7 @@ function clientParse(frame: Buffer): Array<{ payload: Buffer; binary: boolean }>
   const messages: Array<{ payload: Buffer; binary: boolean }> = [];
   const parser = new FrameParser(
     {
-      onMessage: (payload, binary) => messages.push({ payload: Buffer.from(payload), binary }),
+      onMessage: (payload, binary) => void messages.push({ payload: Buffer.from(payload), binary }),
       onPing: () => messages.push({ payload: Buffer.alloc(0), binary: true }),
       onPong: () => messages.push({ payload: Buffer.alloc(0), binary: true }),
       onClose: () => messages.push({ payload: Buffer.alloc(0), binary: true }),

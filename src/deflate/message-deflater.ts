@@ -1,0 +1,138 @@
+import type { Role } from "../frame/parser.js";
+import type { DeflateParams } from "../http/permessage-deflate.js";
+import { type EnginePool, sharedPool } from "./engine-pool.js";
+import type { DeflateSettings } from "./options.js";
+import { ZlibEngine, type ZlibEngineOptions } from "./zlib-engine.js";
+
+/**
+ * Compresses one direction's messages (RFC 7692 §7.2.1) for one connection, or for a
+ * broadcast shared by many.
+ *
+ * Without context takeover (the default), every message is compressed on its own by an
+ * engine borrowed from a process-wide pool, so an idle connection holds no zlib state,
+ * and the compressed bytes are the same for every receiver that negotiated the same
+ * window: a broadcast compresses once. A message that does not shrink is sent as it is
+ * (RSV1 clear), which RFC 7692 §6 allows for any message.
+ *
+ * With context takeover, the connection owns an engine whose window carries over between
+ * messages (better ratios for streams of similar messages), created at the first
+ * compressed message: 2^(bits + 2) + 2^(memLevel + 9) bytes of zlib state, 256 KiB at
+ * the widest settings.
+ */
+export class MessageDeflater {
+  private readonly pool: EnginePool | undefined;
+  private readonly engineOptions: ZlibEngineOptions;
+  private engine: ZlibEngine | undefined;
+  /** zlib cannot compress with a 256-byte window (2^8): such a peer gets plain messages. */
+  private readonly enabled: boolean;
+
+  constructor(
+    params: DeflateParams,
+    /** The role of this end: a server compresses with the server's parameters. */
+    role: Role,
+    private readonly settings: DeflateSettings,
+  ) {
+    const noContext = role === "server" ? params.serverNoContextTakeover : params.clientNoContextTakeover;
+    const policyBits = (role === "server" ? settings.policy.serverMaxWindowBits : settings.policy.clientMaxWindowBits) ?? 15;
+    const windowBits = Math.min(role === "server" ? params.serverMaxWindowBits : params.clientMaxWindowBits, policyBits);
+    this.enabled = windowBits > 8;
+    this.engineOptions = { windowBits, level: settings.level, memLevel: settings.memLevel };
+    if (noContext) this.pool = sharedPool("deflate", this.engineOptions);
+  }
+
+  /**
+   * True when this deflater compresses every message on its own (no context takeover):
+   * its output for a message can be shared with every receiver of the same `settingKey`.
+   */
+  get shareable(): boolean {
+    return this.pool !== undefined;
+  }
+
+  /** Names the compressor setting: deflaters with the same key produce the same bytes. */
+  get settingKey(): string {
+    const { windowBits, level, memLevel } = this.engineOptions;
+    return `${windowBits}:${level}:${memLevel}`;
+  }
+
+  /** Whether a message of `length` bytes is compressed at all (threshold, window). */
+  wants(length: number): boolean {
+    return this.enabled && length >= this.settings.threshold;
+  }
+
+  /** Whether `compress` would finish a message of `length` bytes synchronously. */
+  isSync(length: number): boolean {
+    return length <= this.settings.syncLimit;
+  }
+
+  /**
+   * The compressed payload of `data`, or undefined when it goes out uncompressed (it
+   * would not shrink). Call only when `wants(data.length)`.
+   */
+  compressSync(data: Buffer): Buffer | undefined {
+    const engine = this.acquire();
+    const output = new CompressedMessage();
+    engine.processSync(data, output.sink);
+    return this.finish(engine, output, data.length);
+  }
+
+  /** The same on the thread pool, for large messages. */
+  compress(data: Buffer, callback: (compressed: Buffer | undefined) => void): void {
+    this.settings.limiter.run((done) => {
+      const engine = this.acquire();
+      const output = new CompressedMessage();
+      engine.process(data, output.sink, (result) => {
+        done();
+        // Compressing valid bytes cannot fail; an engine that did is dropped and the
+        // message goes out uncompressed, which the receiver always accepts.
+        if (result !== true) {
+          engine.close();
+          if (engine === this.engine) this.engine = undefined;
+          callback(undefined);
+          return;
+        }
+        callback(this.finish(engine, output, data.length));
+      });
+    });
+  }
+
+  /** Frees the connection's own engine (the connection has closed). */
+  close(): void {
+    this.engine?.close();
+    this.engine = undefined;
+  }
+
+  private acquire(): ZlibEngine {
+    if (this.pool !== undefined) return this.pool.acquire();
+    return (this.engine ??= new ZlibEngine("deflate", this.engineOptions));
+  }
+
+  private finish(engine: ZlibEngine, output: CompressedMessage, inputLength: number): Buffer | undefined {
+    // RFC 7692 §7.2.1: Z_SYNC_FLUSH ends the output with an empty stored block; its
+    // LEN/NLEN (00 00 ff ff) is removed, and the receiver puts it back.
+    const compressed = output.payload();
+    if (this.pool === undefined) return compressed;
+    this.pool.release(engine);
+    // Without context takeover the receiver's window is not affected by what it never
+    // inflates, so a message that did not shrink can go out as it is.
+    return compressed.length < inputLength ? compressed : undefined;
+  }
+}
+
+/** The output of one compression, collected from zlib. */
+class CompressedMessage {
+  private readonly parts: Buffer[] = [];
+  private length = 0;
+
+  readonly sink = (chunk: Buffer, stable: boolean): boolean => {
+    this.parts.push(stable ? chunk : Buffer.from(chunk));
+    this.length += chunk.length;
+    return true;
+  };
+
+  /** The output less its last four bytes (00 00 ff ff). */
+  payload(): Buffer {
+    const parts = this.parts;
+    const whole = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.length);
+    return whole.subarray(0, whole.length - 4);
+  }
+}
