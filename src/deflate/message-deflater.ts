@@ -118,6 +118,8 @@ export class MessageDeflater {
   }
 }
 
+const EMPTY_BLOCK = Buffer.from([0x00]);
+
 /** The output of one compression, collected from zlib. */
 class CompressedMessage {
   private readonly parts: Buffer[] = [];
@@ -131,6 +133,10 @@ class CompressedMessage {
 
   /** The output less its last four bytes (00 00 ff ff). */
   payload(): Buffer {
+    // zlib writes nothing for an empty message when its last flush left nothing pending
+    // (context takeover): the message is then one empty stored block's first byte, as
+    // RFC 7692 §7.2.3.6 shows, and the receiver's appended 00 00 ff ff completes it.
+    if (this.length === 0) return EMPTY_BLOCK;
     const parts = this.parts;
     const whole = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.length);
     return whole.subarray(0, whole.length - 4);

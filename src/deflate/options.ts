@@ -19,7 +19,7 @@ export interface PerMessageDeflateOptions extends DeflatePolicy {
   /**
    * Messages of up to this many bytes (compressed size when receiving) are (de)compressed
    * synchronously; larger ones on Node's thread pool, so the event loop stays free.
-   * Default 64 KiB.
+   * `Infinity`: always synchronously. Default 64 KiB.
    */
   syncLimit?: number;
   /** Thread-pool (de)compressions running at once, process-wide; more wait their turn. Default 4. */
@@ -54,7 +54,7 @@ export function deflateSettings(options: true | PerMessageDeflateOptions): Defla
     threshold: checkedInteger("threshold", o.threshold ?? 1024, 0, Number.MAX_SAFE_INTEGER),
     level: checkedInteger("level", o.level ?? 1, 0, 9),
     memLevel: checkedInteger("memLevel", o.memLevel ?? 8, 1, 9),
-    syncLimit: checkedInteger("syncLimit", o.syncLimit ?? 64 * 1024, 0, Number.MAX_SAFE_INTEGER),
+    syncLimit: o.syncLimit === Infinity ? Infinity : checkedInteger("syncLimit", o.syncLimit ?? 64 * 1024, 0, Number.MAX_SAFE_INTEGER),
     limiter,
   };
 }

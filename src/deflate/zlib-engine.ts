@@ -75,8 +75,6 @@ export class ZlibEngine {
   private readonly stream: ZlibStream;
   /** An asynchronous call is running. */
   private busy = false;
-  /** Where the running asynchronous call's output goes. */
-  private sink: ZlibSink | undefined;
 
   constructor(kind: "deflate" | "inflate", options: ZlibEngineOptions) {
     const { windowBits, level, memLevel, dictionary } = options;
@@ -137,13 +135,13 @@ export class ZlibEngine {
   process(input: Buffer, sink: ZlibSink, done: (result: boolean | ZlibDataError) => void): void {
     const stream = this.stream;
     this.busy = true;
-    this.sink = sink;
     stream._outBuffer = Buffer.allocUnsafe(ASYNC_CHUNK);
     stream._outOffset = 0;
     stream._chunkSize = ASYNC_CHUNK;
     let stopped = false;
+    let finished = false;
     const onData = (chunk: Buffer): void => {
-      if (stopped || this.sink!(chunk, true)) return;
+      if (stopped || sink(chunk, true)) return;
       stopped = true;
       stream.destroy();
     };
@@ -151,26 +149,29 @@ export class ZlibEngine {
       // Node ends the readable side when input is left after the DEFLATE stream's end.
       this.ended = true;
     };
-    stream.on("data", onData);
-    stream.once("end", onEnd);
-    stream._processChunk(input, SYNC_FLUSH, () => {
+    // Corrupt input destroys the stream without calling back: its 'close' ends the call.
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
       stream.off("data", onData);
       stream.off("end", onEnd);
+      stream.off("close", finish);
       this.busy = false;
-      this.sink = undefined;
-      if (stream.destroyed && !stopped) {
-        done(this.failure());
-        return;
-      }
       if (stopped) {
         done(false);
-        return;
+      } else if (stream.destroyed) {
+        done(this.failure());
+      } else {
+        stream._outBuffer = Buffer.allocUnsafe(IDLE_CHUNK);
+        stream._outOffset = 0;
+        stream._chunkSize = IDLE_CHUNK;
+        done(true);
       }
-      stream._outBuffer = Buffer.allocUnsafe(IDLE_CHUNK);
-      stream._outOffset = 0;
-      stream._chunkSize = IDLE_CHUNK;
-      done(true);
-    });
+    };
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("close", finish);
+    stream._processChunk(input, SYNC_FLUSH, finish);
   }
 
   /** Forgets the LZ77 window and all other state: the next input starts a new stream. */
