@@ -26,6 +26,19 @@ export class MessageDeflater {
   /** zlib cannot compress with a 256-byte window (2^8): such a peer gets plain messages. */
   private readonly enabled: boolean;
 
+  /**
+   * The deflater for a connection: a new one when it keeps a context, else the one that
+   * every connection with the same settings shares (it holds no state between messages).
+   */
+  static for(params: DeflateParams, role: Role, settings: DeflateSettings): MessageDeflater {
+    const noContext = role === "server" ? params.serverNoContextTakeover : params.clientNoContextTakeover;
+    if (!noContext) return new MessageDeflater(params, role, settings);
+    const key = `deflate:${role}:${role === "server" ? params.serverMaxWindowBits : params.clientMaxWindowBits}`;
+    let shared = settings.stateless.get(key) as MessageDeflater | undefined;
+    if (shared === undefined) settings.stateless.set(key, (shared = new MessageDeflater(params, role, settings)));
+    return shared;
+  }
+
   constructor(
     params: DeflateParams,
     /** The role of this end: a server compresses with the server's parameters. */
@@ -95,7 +108,7 @@ export class MessageDeflater {
     });
   }
 
-  /** Frees the connection's own engine (the connection has closed). */
+  /** Frees the connection's own engine (the connection has closed); a shared deflater has none. */
   close(): void {
     this.engine?.close();
     this.engine = undefined;

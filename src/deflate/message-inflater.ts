@@ -13,6 +13,10 @@ import { ZlibDataError, ZlibEngine } from "./zlib-engine.js";
  */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
+/** Where a small payload and its tail are put together (synchronous calls never overlap). */
+const INPUT_SCRATCH_SIZE = 16 * 1024;
+const inputScratch = Buffer.allocUnsafe(INPUT_SCRATCH_SIZE);
+
 /**
  * Decompresses one direction's compressed messages (RFC 7692 §7.2.2) for one connection.
  *
@@ -33,6 +37,19 @@ export class MessageInflater {
   private readonly windowBits: number;
   /** The connection's own engine, when the peer uses context takeover. */
   private engine: ZlibEngine | undefined;
+
+  /**
+   * The inflater for a connection: a new one when the peer keeps a context, else the one
+   * that every connection with the same limit shares (it holds no state between messages).
+   */
+  static for(params: DeflateParams, role: Role, settings: DeflateSettings, maxPayload: number): MessageInflater {
+    const peerNoContext = role === "server" ? params.clientNoContextTakeover : params.serverNoContextTakeover;
+    if (!peerNoContext) return new MessageInflater(params, role, settings, maxPayload);
+    const key = `inflate:${role}:${maxPayload}`;
+    let shared = settings.stateless.get(key) as MessageInflater | undefined;
+    if (shared === undefined) settings.stateless.set(key, (shared = new MessageInflater(params, role, settings, maxPayload)));
+    return shared;
+  }
 
   constructor(
     params: DeflateParams,
@@ -60,7 +77,14 @@ export class MessageInflater {
     const engine = this.acquire();
     const output = new InflatedMessage(this.maxPayload, text);
     try {
-      if (engine.processSync(payload, output.sink) && engine.processSync(TAIL, output.sink)) {
+      if (payload.length <= INPUT_SCRATCH_SIZE - TAIL.length) {
+        // One zlib call instead of two: the payload and its tail side by side.
+        payload.copy(inputScratch);
+        TAIL.copy(inputScratch, payload.length);
+        if (engine.processSync(inputScratch.subarray(0, payload.length + TAIL.length), output.sink)) {
+          return this.finish(engine, output);
+        }
+      } else if (engine.processSync(payload, output.sink) && engine.processSync(TAIL, output.sink)) {
         return this.finish(engine, output);
       }
     } catch (error) {

@@ -34,6 +34,12 @@ export interface DeflateSettings {
   memLevel: number;
   syncLimit: number;
   limiter: Limiter;
+  /**
+   * Deflaters and inflaters that keep no context hold no state of their own: connections
+   * with the same parameters share one (see `MessageDeflater.for`).
+   * @internal
+   */
+  stateless: Map<string, object>;
 }
 
 const limiters = new Map<number, Limiter>();
@@ -56,6 +62,7 @@ export function deflateSettings(options: true | PerMessageDeflateOptions): Defla
     memLevel: checkedInteger("memLevel", o.memLevel ?? 8, 1, 9),
     syncLimit: o.syncLimit === Infinity ? Infinity : checkedInteger("syncLimit", o.syncLimit ?? 64 * 1024, 0, Number.MAX_SAFE_INTEGER),
     limiter,
+    stateless: new Map(),
   };
 }
 

@@ -354,7 +354,7 @@ export class WebSocket implements AsyncIterable<Message> {
   /** The compressor of this connection's messages (permessage-deflate negotiated). */
   private get deflater(): MessageDeflater {
     const { params, settings } = this.compression!;
-    return (this.deflaterOf ??= new MessageDeflater(params, "server", settings));
+    return (this.deflaterOf ??= MessageDeflater.for(params, "server", settings));
   }
 
   /** Destroys the TCP connection at once, without a closing handshake (`closed`: 1006). */
@@ -415,7 +415,7 @@ export class WebSocket implements AsyncIterable<Message> {
    */
   private receiveCompressed(payload: Buffer, binary: boolean): boolean {
     const { params, settings } = this.compression!;
-    const inflater = (this.inflater ??= new MessageInflater(params, "server", settings, this.options.maxPayload));
+    const inflater = (this.inflater ??= MessageInflater.for(params, "server", settings, this.options.maxPayload));
     if (inflater.isSync(payload)) {
       // A ProtocolError goes up through the parser, which fails the connection.
       this.receiveMessage(inflater.inflateSync(payload, !binary), binary);
