@@ -193,11 +193,19 @@ export class ZlibEngine {
 
 function ignore(): void {}
 
+let available: boolean | undefined;
+
 /**
- * Whether this Node's zlib has what `ZlibEngine` drives (checked once, by a round trip).
- * Without it the server declines permessage-deflate rather than fail at run time.
+ * Whether this Node's zlib has what `ZlibEngine` drives (checked once, by a round trip,
+ * when first asked). Without it a server declines permessage-deflate rather than fail at
+ * run time.
  */
-export const zlibAvailable: boolean = (() => {
+export function zlibAvailable(): boolean {
+  available ??= roundTrip();
+  return available;
+}
+
+function roundTrip(): boolean {
   try {
     const deflater = new ZlibEngine("deflate", { windowBits: 15, level: 1 });
     const parts: Buffer[] = [];
@@ -211,4 +219,4 @@ export const zlibAvailable: boolean = (() => {
   } catch {
     return false;
   }
-})();
+}

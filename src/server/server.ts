@@ -579,7 +579,7 @@ interface Negotiated {
 function resolveDeflate(option: boolean | PerMessageDeflateOptions | undefined): DeflateSettings | undefined {
   if (option === undefined || option === false) return undefined;
   const settings = deflateSettings(option);
-  if (!zlibAvailable) {
+  if (!zlibAvailable()) {
     console.warn("wsraw: this Node's zlib cannot run permessage-deflate synchronously; compression is off");
     return undefined;
   }

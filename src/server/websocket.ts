@@ -307,10 +307,14 @@ export class WebSocket implements AsyncIterable<Message> {
         if (!this.isDrained()) return;
         this.socket.off("drain", check);
         this.socket.off("close", check);
+        this.socket.off(COMPRESSED, check);
         resolve();
       };
       this.socket.on("drain", check);
       this.socket.on("close", check);
+      // A message compressed on the thread pool was counted at its full size until then,
+      // and may leave far smaller: no 'drain' comes for a write that never filled the socket.
+      this.socket.on(COMPRESSED, check);
     });
   }
 
@@ -348,6 +352,7 @@ export class WebSocket implements AsyncIterable<Message> {
     deflater.compress(bytes, (compressed) => {
       const payload = compressed ?? bytes;
       this.writer.fill(slot, encodeFrame(compressed === undefined ? opcode : opcode | RSV1, payload));
+      this.socket.emit(COMPRESSED);
     });
   }
 
@@ -679,6 +684,9 @@ function closeReply(code: number): Buffer {
 }
 
 const kConnection = Symbol("wsraw.connection");
+
+/** Emitted on a connection's socket when a thread-pool compression has filled its slot (for `drained()`). */
+const COMPRESSED = "wsraw:compressed";
 
 /** A socket that carries its connection, for the shared listeners below. */
 type ConnectionSocket = Socket & { [kConnection]: WebSocket };
