@@ -4,9 +4,10 @@
  * `Sec-WebSocket-Extensions` offer, compresses what it sends with node:zlib, and inflates
  * what the server sends.
  *
- * It is built on `harness.ts` (frames are still written byte by byte with `buildFrame`),
- * but it has its own reader, because the server's frames may now carry RSV1. The reader
- * checks the framing RFC 7692 adds to RFC 6455's:
+ * It is built on `harness.ts`: the server is its echo server with `perMessageDeflate` set,
+ * frames are still written byte by byte with `buildFrame`, and `DeflateClient` is its
+ * `RawClient` with what RFC 7692 changes. Its reader checks the framing RFC 7692 adds to
+ * RFC 6455's:
  * - RSV1 only on the first frame of a data message (§6.1), never on a continuation or a
  *   control frame (§6.1), and never when the extension was not negotiated (RFC 6455 §5.2);
  * - RSV2/RSV3 never (permessage-deflate defines no meaning for them);
@@ -20,30 +21,24 @@
  * Nothing here uses the code under test: the extension header is parsed, and negotiated
  * parameters derived, independently of `src/http`.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { type Socket, connect as netConnect } from "node:net";
+import type { Socket } from "node:net";
 import zlib from "node:zlib";
-import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { broadcastRoute, echoRoute } from "../../src/apps/echo.js";
-import { type PerMessageDeflateOptions, type WsrawServer, createServer } from "../../src/server/index.js";
+import { expect, it } from "vitest";
 import {
-  type CloseFrame,
   type EchoServer,
   FRAME_TIMEOUT_MS,
+  type Frame,
   type FrameSpec,
+  type Message,
   OP,
   RSV1,
-  TCP_CLOSE_TIMEOUT_MS,
-  type WriteMode,
-  buildFrame,
-  close,
-  delay,
+  RawClient,
   describeBytes,
+  expectSameMessage,
+  expectServerIdle,
   opcodeName,
-  parseClose,
+  openConnection,
   toBytes,
-  withTimeout,
-  yieldToServer,
 } from "./harness.js";
 
 const Z = zlib.constants;
@@ -54,59 +49,16 @@ export const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** The server's default `threshold`: shorter messages go out uncompressed. */
 export const DEFAULT_THRESHOLD = 1024;
 
-const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-const FRAME_PACE_MS = 2;
-
 // ---------------------------------------------------------------------------------------
 // The server under test
 // ---------------------------------------------------------------------------------------
 
-export interface DeflateServerOptions {
-  /** The server's `perMessageDeflate` option; omitted: not passed at all (the default, off). */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Default 16 MiB, as `wsraw echo`. */
-  maxPayload?: number;
-  /** Registers the routes; default: `/broadcast` and the echo route on every other path. */
-  routes?: (server: WsrawServer) => void;
-}
-
-/** An echo server on 127.0.0.1 (ephemeral port) with the given compression options. */
-export async function startDeflateServer(options: DeflateServerOptions = {}): Promise<EchoServer> {
-  const errors: unknown[] = [];
-  const server = createServer({
-    maxPayload: options.maxPayload ?? 16 * 1024 * 1024,
-    onError: (error) => errors.push(error),
-    ...(options.perMessageDeflate === undefined ? {} : { perMessageDeflate: options.perMessageDeflate }),
-  });
-  if (options.routes !== undefined) options.routes(server);
-  else server.route("/broadcast", broadcastRoute(server)).route("*", echoRoute());
-  const address = await server.listen(0, "127.0.0.1");
-  return { server, port: address.port, errors };
-}
-
 /**
- * The hooks of one test file (or describe block): the server starts before the tests,
- * the clients a test opened are destroyed after it, the server is closed at the end.
- * The getter is valid inside tests. The `EchoServer` it returns also works with
- * `itStillServes` from harness.ts (which connects without offering any extension).
+ * The server is harness.ts's echo server, whose options take `perMessageDeflate` (omitted:
+ * not passed at all, the server's default, off) and a section's own routes. It also works
+ * with `itStillServes` from harness.ts (which connects without offering any extension).
  */
-export function useDeflateServer(options: DeflateServerOptions = {}): () => EchoServer {
-  let echo: EchoServer | undefined;
-  beforeAll(async () => {
-    echo = await startDeflateServer(options);
-  });
-  afterEach(() => {
-    for (const client of openClients.splice(0)) client.destroy();
-  });
-  afterAll(async () => {
-    for (const client of openClients.splice(0)) client.destroy();
-    await echo?.server.close();
-  });
-  return () => {
-    if (echo === undefined) throw new Error("the server is not started (use inside a test)");
-    return echo;
-  };
-}
+export { type EchoServerOptions as DeflateServerOptions, useEchoServer as useDeflateServer } from "./harness.js";
 
 /**
  * The last test of a deflate section: a fresh client that offers the extension still gets
@@ -122,11 +74,7 @@ export function itStillServesCompressed(getServer: () => EchoServer, offer = "pe
     const echoed = await client.expectEcho(OP.TEXT, message);
     if (client.deflate!.serverMaxWindowBits > 8) expect(echoed.compressed, "echo of 2800 B compressed").toBe(true);
     await client.closeHandshake();
-    for (const open of openClients.splice(0)) open.destroy();
-    const closing = [...echo.server.clients].map((ws) => ws.closed);
-    await withTimeout(Promise.all(closing), 5_000, "server connections to close");
-    expect(echo.server.connections).toBe(0);
-    expect(echo.errors).toEqual([]);
+    await expectServerIdle(echo);
   });
 }
 
@@ -424,85 +372,17 @@ export function failsToInflate(compressed: Uint8Array): boolean {
 }
 
 // ---------------------------------------------------------------------------------------
-// Reading the server's frames
+// The client
 // ---------------------------------------------------------------------------------------
 
-export interface ServerFrame {
-  fin: boolean;
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  payload: Buffer;
-  minimalLength: boolean;
-}
-
-export interface ReceivedMessage {
-  opcode: number;
-  /** Inflated when it was compressed. */
-  payload: Buffer;
+/** A data message as received: harness.ts's `Message`, inflated when it was compressed. */
+export interface ReceivedMessage extends Message {
   /** RSV1 was set on its first frame. */
   compressed: boolean;
   /** Bytes on the wire (all fragments' payloads). */
   wireLength: number;
   frames: number;
 }
-
-/** Bytes received and not yet parsed. */
-class ByteQueue {
-  private chunks: Buffer[] = [];
-  length = 0;
-
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.length += chunk.length;
-  }
-
-  /** The first `n` bytes (n <= length), removed when `take`. */
-  read(n: number, take: boolean): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    if (this.chunks[0].length < n) this.chunks = [Buffer.concat(this.chunks)];
-    const first = this.chunks[0];
-    const out = first.subarray(0, n);
-    if (take) {
-      this.length -= n;
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    }
-    return out;
-  }
-}
-
-function readFrame(bytes: ByteQueue): ServerFrame | undefined {
-  if (bytes.length < 2) return undefined;
-  const start = bytes.read(Math.min(14, bytes.length), false);
-  const b1 = start[1];
-  const length7 = b1 & 0x7f;
-  const masked = (b1 & 0x80) !== 0;
-  const headerSize = 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + (masked ? 4 : 0);
-  if (bytes.length < headerSize) return undefined;
-  let length = length7;
-  let minimalLength = true;
-  if (length7 === 126) {
-    length = start.readUInt16BE(2);
-    minimalLength = length >= 126;
-  } else if (length7 === 127) {
-    const big = start.readBigUInt64BE(2);
-    if (big > 1n << 40n) throw new Error(`server frame announces ${big} bytes`);
-    length = Number(big);
-    minimalLength = length >= 0x10000;
-  }
-  if (bytes.length < headerSize + length) return undefined;
-  const b0 = start[0];
-  bytes.read(headerSize, true);
-  const payload = Buffer.from(bytes.read(length, true)); // own copy: the queue's chunks are reused
-  return { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload, minimalLength };
-}
-
-// ---------------------------------------------------------------------------------------
-// The client
-// ---------------------------------------------------------------------------------------
-
-const openClients: DeflateClient[] = [];
 
 export interface ConnectOptions {
   /**
@@ -519,27 +399,23 @@ export interface ConnectOptions {
   checkResponse?: boolean;
 }
 
-export class DeflateClient {
-  private readonly incoming = new ByteQueue();
-  private readonly frames: ServerFrame[] = [];
-  private wake: (() => void) | undefined;
-  private violation: Error | undefined;
-  ended = false;
-  private closeSeen = false;
-  private framesAfterClose = 0;
-  /** A fragmented server message is in progress (for the continuation checks). */
-  private inMessage = false;
+/**
+ * harness.ts's raw client with permessage-deflate: it allows RSV1 where RFC 7692 does,
+ * inflates the server's compressed messages, and compresses the messages it is asked to.
+ */
+export class DeflateClient extends RawClient {
   private readonly deflater: ClientDeflater | undefined;
   private readonly inflater: ServerInflater | undefined;
 
   constructor(
-    readonly socket: Socket,
+    socket: Socket,
     /** The whole Sec-WebSocket-Extensions value of the 101, or undefined. */
     readonly extensionsHeader: string | undefined,
     /** The agreed parameters, or undefined when permessage-deflate was not negotiated. */
     readonly deflate: DeflateParams | undefined,
     options: ConnectOptions = {},
   ) {
+    super(socket);
     if (deflate !== undefined) {
       // Context takeover against an agreed client_no_context_takeover is a protocol
       // violation a test may commit on purpose (the server's inflater then fails).
@@ -547,14 +423,6 @@ export class DeflateClient {
       this.deflater = new ClientDeflater(deflate.clientMaxWindowBits, takeover, options.level);
       this.inflater = new ServerInflater(deflate.serverMaxWindowBits, deflate.serverNoContextTakeover);
     }
-    socket.on("error", () => {});
-    socket.on("data", (chunk: Buffer) => this.receive(chunk));
-    const end = (): void => {
-      this.ended = true;
-      this.notify();
-    };
-    socket.on("end", end);
-    socket.on("close", end);
   }
 
   /** The response's extension list, parsed. */
@@ -567,58 +435,17 @@ export class DeflateClient {
     return this.extensions.find((e) => e.name === "permessage-deflate");
   }
 
-  private receive(chunk: Buffer): void {
-    this.incoming.push(chunk);
-    try {
-      for (let frame = readFrame(this.incoming); frame !== undefined; frame = readFrame(this.incoming)) {
-        const violation = this.frameViolation(frame);
-        if (violation !== undefined) this.violation ??= new Error(violation);
-        if (this.closeSeen) this.framesAfterClose++;
-        if (frame.opcode === OP.CLOSE) this.closeSeen = true;
-        this.frames.push(frame);
-      }
-    } catch (error) {
-      this.violation ??= error as Error;
-    }
-    this.notify();
-  }
-
-  /** What is wrong with a frame the server sent (RFC 6455 §5, RFC 7692 §6.1), or undefined. */
-  private frameViolation(frame: ServerFrame): string | undefined {
-    const control = frame.opcode >= 0x8;
-    if (frame.masked) return "server frame is masked (RFC 6455 §5.1)";
-    if (!frame.minimalLength) return "server frame length is not minimally encoded (RFC 6455 §5.2)";
-    if (![0x0, 0x1, 0x2, 0x8, 0x9, 0xa].includes(frame.opcode)) return `server frame uses reserved opcode ${frame.opcode}`;
-    if (control && !frame.fin) return "server control frame is fragmented (RFC 6455 §5.5)";
-    if (control && frame.payload.length > 125) return "server control frame is over 125 bytes (RFC 6455 §5.5)";
+  /**
+   * RSV1 marks a compressed message (RFC 7692 §6): only once deflate was negotiated, and
+   * only on the first frame of a data message (§6.1). RSV2/RSV3 stay reserved.
+   */
+  protected override rsvViolation(frame: Frame): string | undefined {
     if ((frame.rsv & 0b011) !== 0) return `server frame has RSV2/RSV3 (${frame.rsv}): no extension defines them`;
-    if ((frame.rsv & RSV1) !== 0) {
-      if (this.deflate === undefined) return "server frame has RSV1 without permessage-deflate (RFC 6455 §5.2)";
-      if (control) return `server ${opcodeName(frame.opcode)} frame has RSV1 (RFC 7692 §6.1: control frames never)`;
-      if (frame.opcode === OP.CONT) return "server continuation frame has RSV1 (RFC 7692 §6.1: first frame only)";
-    }
-    if (!control) {
-      if (frame.opcode === OP.CONT && !this.inMessage) return "server continuation frame without a message to continue";
-      if (frame.opcode !== OP.CONT && this.inMessage) return "server data frame inside a fragmented message";
-      this.inMessage = !frame.fin;
-    }
+    if ((frame.rsv & RSV1) === 0) return undefined;
+    if (this.deflate === undefined) return "server frame has RSV1 without permessage-deflate (RFC 6455 §5.2)";
+    if (frame.opcode >= 0x8) return `server ${opcodeName(frame.opcode)} frame has RSV1 (RFC 7692 §6.1: control frames never)`;
+    if (frame.opcode === OP.CONT) return "server continuation frame has RSV1 (RFC 7692 §6.1: first frame only)";
     return undefined;
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private arrival(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   }
 
   // ---- Sending ----
@@ -657,212 +484,41 @@ export class DeflateClient {
     await this.send(await this.messageFrames(opcode, payload, options));
   }
 
-  /** Builds the frames (or takes raw bytes) and writes them as `mode` says (see harness.ts). */
-  async send(frames: Array<FrameSpec | Uint8Array>, mode: WriteMode = "whole"): Promise<void> {
-    const built = frames.map((f) => (f instanceof Uint8Array ? Buffer.from(f) : buildFrame(f)));
-    if (mode === "whole") return this.write(Buffer.concat(built));
-    if (mode === "frames") {
-      for (let i = 0; i < built.length; i++) {
-        if (i > 0) await delay(FRAME_PACE_MS);
-        await this.write(built[i]);
-      }
-      return;
-    }
-    const size = mode === "bytes" ? 1 : mode.chunk;
-    const all = Buffer.concat(built);
-    for (let at = 0; at < all.length; at += size) {
-      if (at > 0) await yieldToServer();
-      await this.write(all.subarray(at, at + size));
-    }
-  }
-
-  private async write(bytes: Uint8Array): Promise<void> {
-    if (this.socket.destroyed || !this.socket.writable) return;
-    if (this.socket.write(bytes)) return;
-    await withTimeout(
-      new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.socket.off("drain", done);
-          this.socket.off("close", done);
-          resolve();
-        };
-        this.socket.on("drain", done);
-        this.socket.on("close", done);
-      }),
-      30_000,
-      "the socket to drain",
-    );
-  }
-
   // ---- Receiving ----
 
-  async nextFrame(timeoutMs = FRAME_TIMEOUT_MS): Promise<ServerFrame> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      if (this.violation !== undefined) throw this.violation;
-      const frame = this.frames.shift();
-      if (frame !== undefined) return frame;
-      if (this.ended) throw new Error("the server closed the connection while a frame was expected");
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`no frame from the server within ${timeoutMs} ms`);
-      await this.arrival(left);
-    }
-  }
-
-  /** The next data message, reassembled and inflated; a control frame in between fails. */
-  async nextMessage(timeoutMs = FRAME_TIMEOUT_MS): Promise<ReceivedMessage> {
-    const first = await this.nextFrame(timeoutMs);
-    if (first.opcode !== OP.TEXT && first.opcode !== OP.BINARY) {
-      throw new Error(`expected a data message, got ${describeServerFrame(first)}`);
-    }
-    const parts = [first.payload];
-    for (let frame = first; !frame.fin; ) {
-      frame = await this.nextFrame(timeoutMs);
-      if (frame.opcode !== OP.CONT) throw new Error(`expected a continuation, got ${describeServerFrame(frame)}`);
-      parts.push(frame.payload);
-    }
-    const wire = Buffer.concat(parts);
-    const compressed = (first.rsv & RSV1) !== 0;
+  /** The next data message, reassembled and inflated (§7.2.2); a control frame in between fails. */
+  override async nextMessage(timeoutMs = FRAME_TIMEOUT_MS): Promise<ReceivedMessage> {
+    const frames = await this.nextMessageFrames(timeoutMs);
+    const wire = Buffer.concat(frames.map((frame) => frame.payload));
+    const compressed = (frames[0].rsv & RSV1) !== 0;
     const payload = compressed ? await this.inflater!.inflate(wire) : wire;
-    return { opcode: first.opcode, payload, compressed, wireLength: wire.length, frames: parts.length };
+    return { opcode: frames[0].opcode, payload, compressed, wireLength: wire.length, frames: frames.length };
   }
 
   /**
    * The next message is the echo of `payload`: same opcode, same bytes once inflated.
-   * `compressed`, when given, is whether the server must have compressed it.
+   * `compressed`, when given, is whether the server must have compressed it. A bare
+   * number is the timeout, as in harness.ts.
    */
-  async expectEcho(
+  override async expectEcho(
     opcode: number,
     payload: Uint8Array | string,
-    options: { compressed?: boolean; timeoutMs?: number } = {},
+    options: { compressed?: boolean; timeoutMs?: number } | number = {},
   ): Promise<ReceivedMessage> {
-    const message = await this.nextMessage(options.timeoutMs);
-    expect(opcodeName(message.opcode)).toBe(opcodeName(opcode));
-    expect(describeBytes(message.payload)).toBe(describeBytes(toBytes(payload)));
-    if (options.compressed !== undefined) {
-      expect(message.compressed, `echo of ${message.payload.length} B ${options.compressed ? "" : "not "}compressed`).toBe(options.compressed);
+    const { compressed, timeoutMs } = typeof options === "number" ? { compressed: undefined, timeoutMs: options } : options;
+    const message = await this.nextMessage(timeoutMs);
+    expectSameMessage(message, opcode, payload);
+    if (compressed !== undefined) {
+      expect(message.compressed, `echo of ${message.payload.length} B ${compressed ? "" : "not "}compressed`).toBe(compressed);
     }
     return message;
   }
 
-  /** The next frame is a pong carrying `payload`. */
-  async expectPong(payload: Uint8Array | string = "", timeoutMs = FRAME_TIMEOUT_MS): Promise<void> {
-    const frame = await this.nextFrame(timeoutMs);
-    expect(describeServerFrame(frame)).toBe(`pong ${describeBytes(toBytes(payload))}`);
-  }
-
-  /** The next frame is a close with `code`, then the server closes TCP with nothing more sent. */
-  async expectClose(code: number | "empty-or-1000", timeoutMs = FRAME_TIMEOUT_MS, tcpTimeoutMs = TCP_CLOSE_TIMEOUT_MS): Promise<CloseFrame> {
-    const frame = await this.nextFrame(timeoutMs);
-    if (frame.opcode !== OP.CLOSE) throw new Error(`expected a close frame (${code}), got ${describeServerFrame(frame)}`);
-    const received = parseClose(frame.payload);
-    if (code === "empty-or-1000") expect([undefined, 1000]).toContain(received.code);
-    else expect(received.code, `close code (reason ${JSON.stringify(received.reason)})`).toBe(code);
-    await this.expectServerEnd(tcpTimeoutMs);
-    return received;
-  }
-
-  /** Skips data messages (inflating them, so they are checked) until the close; then as `expectClose`. */
-  async expectCloseAfterMessages(code: number, timeoutMs = FRAME_TIMEOUT_MS): Promise<{ close: CloseFrame; messages: ReceivedMessage[] }> {
-    const messages: ReceivedMessage[] = [];
-    for (;;) {
-      const frame = this.frames[0] ?? (await this.peekFrame(timeoutMs));
-      if (frame.opcode === OP.CLOSE) return { close: await this.expectClose(code, timeoutMs), messages };
-      messages.push(await this.nextMessage(timeoutMs));
-    }
-  }
-
-  private async peekFrame(timeoutMs: number): Promise<ServerFrame> {
-    const frame = await this.nextFrame(timeoutMs);
-    this.frames.unshift(frame);
-    return frame;
-  }
-
-  /** The server closes TCP within `timeoutMs`, with nothing unread and nothing after its close. */
-  async expectServerEnd(timeoutMs = TCP_CLOSE_TIMEOUT_MS): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    while (!this.ended) {
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`the server did not close TCP within ${timeoutMs} ms`);
-      await this.arrival(left);
-    }
-    if (this.violation !== undefined) throw this.violation;
-    expect(this.frames.map(describeServerFrame), "frames after the close frame").toEqual([]);
-    expect(this.framesAfterClose, "frames after the close frame").toBe(0);
-    expect(this.incoming.length, "stray bytes after the last frame").toBe(0);
-  }
-
-  /** The client closes with 1000; the server answers with exactly that, then closes TCP. */
-  async closeHandshake(timeoutMs = FRAME_TIMEOUT_MS): Promise<void> {
-    await this.send([close(1000)]);
-    await this.expectClose(1000, timeoutMs);
-  }
-
-  destroy(): void {
+  override destroy(): void {
     this.deflater?.close();
     this.inflater?.close();
-    this.socket.destroy();
+    super.destroy();
   }
-}
-
-export function describeServerFrame(frame: ServerFrame): string {
-  const rsv = frame.rsv === 0 ? "" : ` RSV=${frame.rsv.toString(2).padStart(3, "0")}`;
-  const body = frame.opcode === OP.CLOSE ? describeCloseBody(frame.payload) : describeBytes(frame.payload);
-  return `${opcodeName(frame.opcode)}${frame.fin ? "" : " (FIN=0)"}${rsv} ${body}`;
-}
-
-function describeCloseBody(payload: Buffer): string {
-  try {
-    const { code, reason } = parseClose(payload);
-    return code === undefined ? "(no code)" : `${code} ${JSON.stringify(reason)}`;
-  } catch (error) {
-    return `invalid: ${(error as Error).message}`;
-  }
-}
-
-/** The handshake's outcome before any frame: status line and headers (lower-cased names). */
-interface HandshakeResponse {
-  status: string;
-  headers: Map<string, string>;
-  rest: Buffer;
-}
-
-async function handshake(socket: Socket, port: number, path: string, offer: string | string[] | undefined, key: string): Promise<HandshakeResponse> {
-  const offerLines = offer === undefined ? [] : Array.isArray(offer) ? offer : [offer];
-  return withTimeout(
-    new Promise<HandshakeResponse>((resolve, reject) => {
-      let received = Buffer.alloc(0);
-      const onData = (chunk: Buffer): void => {
-        received = Buffer.concat([received, chunk]);
-        const end = received.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        socket.off("data", onData);
-        socket.pause();
-        const [status, ...lines] = received.subarray(0, end).toString("latin1").split("\r\n");
-        const headers = new Map<string, string>();
-        for (const line of lines) {
-          const colon = line.indexOf(":");
-          const name = line.slice(0, colon).trim().toLowerCase();
-          const value = line.slice(colon + 1).trim();
-          // Repeated header lines are one comma-separated list (RFC 9110 §5.3).
-          headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
-        }
-        resolve({ status, headers, rest: received.subarray(end + 4) });
-      };
-      socket.on("data", onData);
-      socket.once("close", () => reject(new Error("connection closed during the handshake")));
-      socket.once("connect", () => {
-        socket.write(
-          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
-            offerLines.map((line) => `Sec-WebSocket-Extensions: ${line}\r\n`).join("") +
-            "\r\n",
-        );
-      });
-    }),
-    5_000,
-    "the opening handshake",
-  );
 }
 
 /**
@@ -871,42 +527,37 @@ async function handshake(socket: Socket, port: number, path: string, offer: stri
  * offered extensions; RFC 7692 §7.1: a valid acceptance of one of the permessage-deflate
  * offers). The client then compresses and inflates as the answer says.
  */
-export async function connectDeflate(port: number, options: ConnectOptions = {}): Promise<DeflateClient> {
-  const socket = netConnect({ host: "127.0.0.1", port, allowHalfOpen: true, noDelay: true });
-  socket.on("error", () => {});
-  const key = randomBytes(16).toString("base64");
-  try {
-    const { status, headers, rest } = await handshake(socket, port, options.path ?? "/", options.offer, key);
-    expect(status).toMatch(/^HTTP\/1\.1 101 /);
-    expect(headers.get("sec-websocket-accept")).toBe(createHash("sha1").update(key + WS_GUID).digest("base64"));
+export function connectDeflate(port: number, options: ConnectOptions = {}): Promise<DeflateClient> {
+  const offerLines = options.offer === undefined ? [] : [options.offer].flat();
+  const extraHeaders = offerLines.map((line) => `Sec-WebSocket-Extensions: ${line}`);
+  return openConnection(port, options.path ?? "/", extraHeaders, (socket, headers) => {
     const header = headers.get("sec-websocket-extensions");
-    let deflate: DeflateParams | undefined;
-    if (header !== undefined) {
-      const answered = parseExtensionList(header);
-      const offered = options.offer === undefined ? [] : parseExtensionList([options.offer].flat().join(", "));
-      for (const extension of answered) {
-        expect(offered.map((o) => o.name), `the response names ${extension.name}, which was not offered (RFC 6455 §9.1)`).toContain(extension.name);
-      }
-      const deflates = answered.filter((e) => e.name === "permessage-deflate");
-      expect(deflates.length, "permessage-deflate answered at most once").toBeLessThanOrEqual(1);
-      if (deflates.length === 1) {
-        if (options.checkResponse ?? true) {
-          const candidates = offered.filter((o) => o.name === "permessage-deflate");
-          const violations = candidates.map((o) => responseViolation(deflates[0], o));
-          expect(violations.some((v) => v === undefined), `"${header}" accepts none of the offers: ${violations.join("; ")}`).toBe(true);
-        }
-        deflate = agreedParams(deflates[0]);
-      }
-    }
-    const client = new DeflateClient(socket, header, deflate, options);
-    openClients.push(client);
-    if (rest.length > 0) socket.unshift(rest);
-    socket.resume();
-    return client;
-  } catch (error) {
-    socket.destroy();
-    throw error;
+    const deflate = header === undefined ? undefined : negotiatedDeflate(header, offerLines, options.checkResponse ?? true);
+    return new DeflateClient(socket, header, deflate, options);
+  });
+}
+
+/**
+ * The parameters agreed by the 101's Sec-WebSocket-Extensions `header`, or undefined when
+ * it does not accept permessage-deflate. It may only name offered extensions (RFC 6455
+ * §9.1), permessage-deflate at most once, and (when `check`) as a valid acceptance of one
+ * of the offers (RFC 7692 §7.1).
+ */
+function negotiatedDeflate(header: string, offerLines: string[], check: boolean): DeflateParams | undefined {
+  const answered = parseExtensionList(header);
+  const offered = offerLines.length === 0 ? [] : parseExtensionList(offerLines.join(", "));
+  for (const extension of answered) {
+    expect(offered.map((o) => o.name), `the response names ${extension.name}, which was not offered (RFC 6455 §9.1)`).toContain(extension.name);
   }
+  const deflates = answered.filter((e) => e.name === "permessage-deflate");
+  expect(deflates.length, "permessage-deflate answered at most once").toBeLessThanOrEqual(1);
+  if (deflates.length === 0) return undefined;
+  if (check) {
+    const candidates = offered.filter((o) => o.name === "permessage-deflate");
+    const violations = candidates.map((o) => responseViolation(deflates[0], o));
+    expect(violations.some((v) => v === undefined), `"${header}" accepts none of the offers: ${violations.join("; ")}`).toBe(true);
+  }
+  return agreedParams(deflates[0]);
 }
 
 /**

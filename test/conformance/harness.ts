@@ -6,8 +6,10 @@
  * (any FIN/RSV/opcode, any mask key or none, any declared length in any of the three
  * length encodings), so the client can send exactly the invalid bytes a case needs. What
  * the server sends back is parsed by a small independent reader that also checks the
- * server's own framing (RFC 6455 §5.1-§5.2: unmasked, RSV 0, known opcodes, unfragmented
- * control frames of at most 125 bytes, minimal length encoding).
+ * server's own framing (RFC 6455 §5.1-§5.5: unmasked, RSV 0, known opcodes, unfragmented
+ * control frames of at most 125 bytes, minimal length encoding, the fragments of one data
+ * message at a time). A client that negotiates an extension (deflate-harness.ts) extends
+ * the raw client and judges the RSV bits itself.
  *
  * The cases are organised like the Autobahn|Testsuite catalogue; each ends with a closing
  * handshake, as Autobahn's do, so a frame the server should not have sent is caught.
@@ -16,7 +18,7 @@ import { createHash, randomBytes, randomFillSync } from "node:crypto";
 import { type Socket, connect as netConnect } from "node:net";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { broadcastRoute, echoRoute } from "../../src/apps/echo.js";
-import { type WsrawServer, createServer } from "../../src/server/index.js";
+import { type ServerOptions, type WsrawServer, createServer } from "../../src/server/index.js";
 
 // ---------------------------------------------------------------------------------------
 // Constants
@@ -62,24 +64,43 @@ export interface EchoServer {
   errors: unknown[];
 }
 
-/** The server of `wsraw echo --max-payload 16777216`, on 127.0.0.1, an ephemeral port. */
-export async function startEchoServer(): Promise<EchoServer> {
+/**
+ * What a section may change about the server: any `createServer` option but `onError`
+ * (`maxPayload` defaults to MAX_PAYLOAD; `perMessageDeflate` omitted is the server's
+ * default, off), and its routes.
+ */
+export interface EchoServerOptions extends Omit<ServerOptions, "onError"> {
+  /** Registers the routes; default: `/broadcast` and the echo route on every other path. */
+  routes?: (server: WsrawServer) => void;
+}
+
+/**
+ * The server of `wsraw echo --max-payload 16777216` (by default), on 127.0.0.1, an
+ * ephemeral port.
+ */
+export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
+  const { routes, ...serverOptions } = options;
   const errors: unknown[] = [];
-  const server = createServer({ maxPayload: MAX_PAYLOAD, onError: (error) => errors.push(error) });
-  server.route("/broadcast", broadcastRoute(server)).route("*", echoRoute());
+  const server = createServer({
+    ...serverOptions,
+    maxPayload: serverOptions.maxPayload ?? MAX_PAYLOAD,
+    onError: (error) => errors.push(error),
+  });
+  if (routes !== undefined) routes(server);
+  else server.route("/broadcast", broadcastRoute(server)).route("*", echoRoute());
   const address = await server.listen(0, "127.0.0.1");
   return { server, port: address.port, errors };
 }
 
 /**
- * Registers the hooks of one section file: the server starts before its tests, every
- * client a test opened is destroyed after it, and the server is closed at the end. The
- * getter is valid inside tests.
+ * Registers the hooks of one section file (or describe block): the server starts before
+ * its tests, every client a test opened is destroyed after it, and the server is closed
+ * at the end. The getter is valid inside tests.
  */
-export function useEchoServer(): () => EchoServer {
+export function useEchoServer(options: EchoServerOptions = {}): () => EchoServer {
   let echo: EchoServer | undefined;
   beforeAll(async () => {
-    echo = await startEchoServer();
+    echo = await startEchoServer(options);
   });
   afterEach(() => {
     for (const client of openClients.splice(0)) client.destroy();
@@ -106,12 +127,20 @@ export function itStillServes(getServer: () => EchoServer): void {
     await client.send([text("still alive")]);
     await client.expectText("still alive");
     await client.closeHandshake();
-    for (const open of openClients.splice(0)) open.destroy();
-    const closing = [...echo.server.clients].map((ws) => ws.closed);
-    await withTimeout(Promise.all(closing), 5_000, "server connections to close");
-    expect(echo.server.connections).toBe(0);
-    expect(echo.errors).toEqual([]);
+    await expectServerIdle(echo);
   });
+}
+
+/**
+ * Ends a section's last test: every client is destroyed, then the server must let go of
+ * all its connections and must have reported no handler error.
+ */
+export async function expectServerIdle(echo: EchoServer): Promise<void> {
+  for (const open of openClients.splice(0)) open.destroy();
+  const closing = [...echo.server.clients].map((ws) => ws.closed);
+  await withTimeout(Promise.all(closing), 5_000, "server connections to close");
+  expect(echo.server.connections).toBe(0);
+  expect(echo.errors).toEqual([]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -318,10 +347,12 @@ function readFrame(bytes: ByteQueue): Frame | undefined {
   return { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload, minimalLength };
 }
 
-/** What is wrong with a frame the server sent (RFC 6455 §5.1, §5.2, §5.5), or undefined. */
+/**
+ * What is wrong with a frame the server sent (RFC 6455 §5.1, §5.2, §5.5), or undefined,
+ * the RSV bits aside: those depend on what was negotiated (`RawClient.rsvViolation`).
+ */
 function serverFrameViolation(frame: Frame): string | undefined {
   if (frame.masked) return "server frame is masked (§5.1)";
-  if (frame.rsv !== 0) return `server frame has RSV bits ${frame.rsv} without an extension (§5.2)`;
   if (!frame.minimalLength) return "server frame length is not minimally encoded (§5.2)";
   if ([0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xd, 0xe, 0xf].includes(frame.opcode)) {
     return `server frame uses reserved opcode ${frame.opcode}`;
@@ -363,6 +394,10 @@ export interface CloseFrame {
 
 const openClients: RawClient[] = [];
 
+/**
+ * The client of the cases. It negotiates no extension; one that does (deflate-harness.ts)
+ * extends it and overrides `rsvViolation` and `nextMessage`.
+ */
 export class RawClient {
   private readonly incoming = new ByteQueue();
   private readonly frames: Frame[] = [];
@@ -374,6 +409,8 @@ export class RawClient {
   /** Frames that arrived after the server's close frame: must stay 0. */
   framesAfterClose = 0;
   private closeSeen = false;
+  /** A fragmented server message is in progress (for the continuation checks of §5.4). */
+  private inMessage = false;
 
   constructor(readonly socket: Socket) {
     socket.on("error", () => {}); // ECONNRESET/EPIPE after the server closed: 'close' follows.
@@ -391,7 +428,7 @@ export class RawClient {
     this.incoming.push(chunk);
     try {
       for (let frame = readFrame(this.incoming); frame !== undefined; frame = readFrame(this.incoming)) {
-        const violation = serverFrameViolation(frame);
+        const violation = serverFrameViolation(frame) ?? this.rsvViolation(frame) ?? this.sequenceViolation(frame);
         if (violation !== undefined) this.violation ??= new Error(violation);
         if (this.closeSeen) this.framesAfterClose++;
         if (frame.opcode === OP.CLOSE) this.closeSeen = true;
@@ -401,6 +438,27 @@ export class RawClient {
       this.violation ??= error as Error;
     }
     this.notify();
+  }
+
+  /**
+   * What is wrong with the RSV bits of a server frame, or undefined. With no extension
+   * negotiated, any RSV bit is (§5.2); a client that negotiates one overrides this.
+   */
+  protected rsvViolation(frame: Frame): string | undefined {
+    return frame.rsv === 0 ? undefined : `server frame has RSV bits ${frame.rsv} without an extension (§5.2)`;
+  }
+
+  /**
+   * Data frames must make whole messages, one at a time: a continuation only inside a
+   * fragmented message, a new message only once the last one ended; control frames may
+   * come in between (§5.4).
+   */
+  private sequenceViolation(frame: Frame): string | undefined {
+    if (frame.opcode >= 0x8) return undefined;
+    if (frame.opcode === OP.CONT && !this.inMessage) return "server continuation frame without a message to continue";
+    if (frame.opcode !== OP.CONT && this.inMessage) return "server data frame inside a fragmented message";
+    this.inMessage = !frame.fin;
+    return undefined;
   }
 
   private notify(): void {
@@ -488,34 +546,40 @@ export class RawClient {
 
   /** The next data message, reassembled from its fragments; any control frame in between fails. */
   async nextMessage(timeoutMs = FRAME_TIMEOUT_MS): Promise<Message> {
+    const frames = await this.nextMessageFrames(timeoutMs);
+    return { opcode: frames[0].opcode, payload: Buffer.concat(frames.map((frame) => frame.payload)) };
+  }
+
+  /** The frames of the next data message, first to last (FIN); any control frame in between fails. */
+  protected async nextMessageFrames(timeoutMs: number): Promise<Frame[]> {
     const first = await this.nextFrame(timeoutMs);
     if (first.opcode !== OP.TEXT && first.opcode !== OP.BINARY) {
       throw new Error(`expected a data message, got ${describeFrame(first)}`);
     }
-    const parts = [first.payload];
+    const frames = [first];
     for (let frame = first; !frame.fin; ) {
       frame = await this.nextFrame(timeoutMs);
       if (frame.opcode !== OP.CONT) throw new Error(`expected a continuation, got ${describeFrame(frame)}`);
-      parts.push(frame.payload);
+      frames.push(frame);
     }
-    return { opcode: first.opcode, payload: Buffer.concat(parts) };
+    return frames;
   }
 
   // ---- Expectations ----
 
   /** The next message is the echo of `payload`: same opcode, same bytes. */
-  async expectEcho(opcode: number, payload: Uint8Array | string, timeoutMs = FRAME_TIMEOUT_MS): Promise<void> {
+  async expectEcho(opcode: number, payload: Uint8Array | string, timeoutMs = FRAME_TIMEOUT_MS): Promise<Message> {
     const message = await this.nextMessage(timeoutMs);
-    expect(opcodeName(message.opcode)).toBe(opcodeName(opcode));
-    expect(describeBytes(message.payload)).toBe(describeBytes(toBytes(payload)));
+    expectSameMessage(message, opcode, payload);
+    return message;
   }
 
-  expectText(payload: Uint8Array | string, timeoutMs?: number): Promise<void> {
-    return this.expectEcho(OP.TEXT, payload, timeoutMs);
+  async expectText(payload: Uint8Array | string, timeoutMs?: number): Promise<void> {
+    await this.expectEcho(OP.TEXT, payload, timeoutMs);
   }
 
-  expectBinary(payload: Uint8Array | string, timeoutMs?: number): Promise<void> {
-    return this.expectEcho(OP.BINARY, payload, timeoutMs);
+  async expectBinary(payload: Uint8Array | string, timeoutMs?: number): Promise<void> {
+    await this.expectEcho(OP.BINARY, payload, timeoutMs);
   }
 
   /** The next frame is a pong carrying `payload`. */
@@ -539,7 +603,7 @@ export class RawClient {
     const received = parseClose(frame.payload);
     if (code === "empty") expect(received.code).toBeUndefined();
     else if (code === "empty-or-1000") expect([undefined, 1000]).toContain(received.code);
-    else expect(received.code).toBe(code);
+    else expect(received.code, `close code (reason ${JSON.stringify(received.reason)})`).toBe(code);
     await this.expectServerEnd(tcpTimeoutMs);
     return received;
   }
@@ -577,46 +641,47 @@ export class RawClient {
   }
 }
 
+/** `message` is `payload` sent as `opcode`, compared by name and as bytes (readable diffs). */
+export function expectSameMessage(message: Message, opcode: number, payload: Uint8Array | string): void {
+  expect(opcodeName(message.opcode)).toBe(opcodeName(opcode));
+  expect(describeBytes(message.payload)).toBe(describeBytes(toBytes(payload)));
+}
+
 /** Opens a TCP connection and performs the opening handshake (RFC 6455 §4.1) by hand. */
-export async function connect(port: number, path = "/"): Promise<RawClient> {
+export function connect(port: number, path = "/"): Promise<RawClient> {
+  return openConnection(port, path, [], (socket, headers) => {
+    // No extension is offered, so none is negotiated and every RSV bit must be 0 both ways (§5.2).
+    expect(headers.has("sec-websocket-extensions")).toBe(false);
+    return new RawClient(socket);
+  });
+}
+
+/**
+ * The opening handshake (RFC 6455 §4.1) by hand, with `extraHeaders` (whole header lines,
+ * no CRLF) added to the request. Checks the 101 and its Sec-WebSocket-Accept, then lets
+ * `makeClient` check the rest of the response and make the client, which reads from the
+ * first byte after it. The client is destroyed after the test, as every client is.
+ */
+export async function openConnection<C extends RawClient>(
+  port: number,
+  path: string,
+  extraHeaders: string[],
+  makeClient: (socket: Socket, headers: Map<string, string>) => C,
+): Promise<C> {
   const socket = netConnect({ host: "127.0.0.1", port, allowHalfOpen: true, noDelay: true });
   socket.on("error", () => {});
   const key = randomBytes(16).toString("base64");
   const accept = createHash("sha1").update(key + WS_GUID).digest("base64");
   try {
-    const { head, rest } = await withTimeout(
-      new Promise<{ head: string; rest: Buffer }>((resolve, reject) => {
-        let received = Buffer.alloc(0);
-        const onData = (chunk: Buffer): void => {
-          received = Buffer.concat([received, chunk]);
-          const end = received.indexOf("\r\n\r\n");
-          if (end < 0) return;
-          socket.off("data", onData);
-          socket.pause();
-          resolve({ head: received.subarray(0, end).toString("latin1"), rest: received.subarray(end + 4) });
-        };
-        socket.on("data", onData);
-        socket.once("close", () => reject(new Error("connection closed during the handshake")));
-        socket.once("connect", () => {
-          socket.write(
-            `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-              `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-          );
-        });
-      }),
-      5_000,
-      "the opening handshake",
-    );
-    const [status, ...lines] = head.split("\r\n");
+    const request =
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      extraHeaders.map((line) => `${line}\r\n`).join("") +
+      "\r\n";
+    const { status, headers, rest } = await readResponseHead(socket, request);
     expect(status).toMatch(/^HTTP\/1\.1 101 /);
-    const headers = new Map(lines.map((line) => {
-      const colon = line.indexOf(":");
-      return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()] as const;
-    }));
     expect(headers.get("sec-websocket-accept")).toBe(accept);
-    // No extension is negotiated, so every RSV bit must be 0 both ways (§5.2).
-    expect(headers.has("sec-websocket-extensions")).toBe(false);
-    const client = new RawClient(socket);
+    const client = makeClient(socket, headers);
     openClients.push(client);
     if (rest.length > 0) socket.unshift(rest);
     socket.resume();
@@ -625,6 +690,44 @@ export async function connect(port: number, path = "/"): Promise<RawClient> {
     socket.destroy();
     throw error;
   }
+}
+
+/** The handshake's response before any frame: status line, headers, and what followed them. */
+interface ResponseHead {
+  status: string;
+  /** Names lower-cased; a header sent on several lines is one comma-separated list (RFC 9110 §5.3). */
+  headers: Map<string, string>;
+  rest: Buffer;
+}
+
+/** Writes `request` once connected and reads the response head; the socket is left paused. */
+function readResponseHead(socket: Socket, request: string): Promise<ResponseHead> {
+  return withTimeout(
+    new Promise<ResponseHead>((resolve, reject) => {
+      let received = Buffer.alloc(0);
+      const onData = (chunk: Buffer): void => {
+        received = Buffer.concat([received, chunk]);
+        const end = received.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        socket.off("data", onData);
+        socket.pause();
+        const [status, ...lines] = received.subarray(0, end).toString("latin1").split("\r\n");
+        const headers = new Map<string, string>();
+        for (const line of lines) {
+          const colon = line.indexOf(":");
+          const name = line.slice(0, colon).trim().toLowerCase();
+          const value = line.slice(colon + 1).trim();
+          headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
+        }
+        resolve({ status, headers, rest: received.subarray(end + 4) });
+      };
+      socket.on("data", onData);
+      socket.once("close", () => reject(new Error("connection closed during the handshake")));
+      socket.once("connect", () => socket.write(request));
+    }),
+    5_000,
+    "the opening handshake",
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -711,9 +814,11 @@ export function describeBytes(bytes: Uint8Array): string {
 const OPCODE_NAMES: Record<number, string> = { 0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong" };
 export const opcodeName = (opcode: number): string => OPCODE_NAMES[opcode] ?? `opcode ${opcode}`;
 
-export function describeFrame(frame: Pick<Frame, "opcode" | "fin" | "payload">): string {
+/** `text (FIN=0) RSV=100 68656c6c6f`: the RSV bits only when set (an extension allows them). */
+export function describeFrame(frame: Pick<Frame, "opcode" | "fin" | "payload"> & { rsv?: number }): string {
+  const rsv = frame.rsv ? ` RSV=${frame.rsv.toString(2).padStart(3, "0")}` : "";
   const body = frame.opcode === OP.CLOSE ? describeClose(frame.payload) : describeBytes(frame.payload);
-  return `${opcodeName(frame.opcode)}${frame.fin ? "" : " (FIN=0)"} ${body}`;
+  return `${opcodeName(frame.opcode)}${frame.fin ? "" : " (FIN=0)"}${rsv} ${body}`;
 }
 
 function describeClose(payload: Buffer): string {
