@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { MERGE_THRESHOLD, Opcode, frameHeaderSize, writeFrameHeader } from "../frame/index.js";
+import { MERGE_THRESHOLD, Opcode, frameHeaderSize, mask, randomMaskKey, writeFrameHeader } from "../frame/index.js";
 import { reserve, slab } from "./slab.js";
 
 /**
@@ -18,6 +18,10 @@ export interface Slot {
  * after the promise jobs of the tick, so a `for await` loop's replies are batched too).
  * Small frames are encoded into adjacent slab memory and leave as one buffer; large
  * payloads are never copied, only their header is written next to them.
+ *
+ * A client's writer masks every frame with a fresh key (RFC 6455 §5.3): its large
+ * payloads are copied once, masked, next to their header, as the caller's bytes are not
+ * to be changed.
  */
 export class FrameWriter {
   /** What waits to be written; undefined when nothing does (an idle connection has no array). */
@@ -33,7 +37,11 @@ export class FrameWriter {
   private runStart = 0;
   private runEnd = 0;
 
-  constructor(private readonly socket: Duplex) {}
+  constructor(
+    private readonly socket: Duplex,
+    /** Mask every frame: this is a client's writer. */
+    private readonly masking = false,
+  ) {}
 
   /** Bytes queued here or in the socket and not yet handed to the kernel. */
   get bufferedAmount(): number {
@@ -44,12 +52,15 @@ export class FrameWriter {
   text(text: string): void {
     const length = Buffer.byteLength(text);
     if (length <= MERGE_THRESHOLD) {
-      const size = frameHeaderSize(length, false) + length;
+      const key = this.masking ? randomMaskKey() : undefined;
+      const size = frameHeaderSize(length, this.masking) + length;
       const start = reserve(size);
       const buffer = slab.buffer;
       // As many bytes as UTF-16 units: all ASCII, and latin1 writes those bytes ~2× faster.
       const encoding = length === text.length ? "latin1" : "utf8";
-      buffer.write(text, writeFrameHeader(buffer, start, Opcode.Text, length, true), length, encoding);
+      const payloadStart = writeFrameHeader(buffer, start, Opcode.Text, length, true, key);
+      buffer.write(text, payloadStart, length, encoding);
+      if (key !== undefined) mask(buffer.subarray(payloadStart, payloadStart + length), key);
       this.extendRun(buffer, start, size);
     } else {
       this.frame(Opcode.Text, Buffer.from(text, "utf8"));
@@ -62,13 +73,19 @@ export class FrameWriter {
    */
   frame(opcode: number, payload: Buffer): void {
     const length = payload.length;
-    const headerSize = frameHeaderSize(length, false);
+    if (this.masking && length > MERGE_THRESHOLD) {
+      this.queue(maskedFrame(opcode, payload));
+      return;
+    }
+    const key = this.masking ? randomMaskKey() : undefined;
+    const headerSize = frameHeaderSize(length, this.masking);
     const size = length <= MERGE_THRESHOLD ? headerSize + length : headerSize;
     const start = reserve(size);
     const buffer = slab.buffer;
-    const end = writeFrameHeader(buffer, start, opcode, length, true);
+    const end = writeFrameHeader(buffer, start, opcode, length, true, key);
     if (length <= MERGE_THRESHOLD) {
       payload.copy(buffer, end);
+      if (key !== undefined) mask(buffer.subarray(end, end + length), key);
       this.extendRun(buffer, start, size);
     } else {
       this.extendRun(buffer, start, size);
@@ -81,6 +98,17 @@ export class FrameWriter {
     if (this.runBuffer !== undefined) this.endRun();
     (this.pending ??= []).push(bytes);
     this.added(bytes.length);
+  }
+
+  /**
+   * The bytes of one frame, outside the queue (to `fill` a slot with): the header and the
+   * payload by reference, or one masked copy for a client.
+   */
+  encode(opcode: number, payload: Buffer): Buffer[] {
+    if (this.masking) return [maskedFrame(opcode, payload)];
+    const header = Buffer.allocUnsafe(frameHeaderSize(payload.length, false));
+    writeFrameHeader(header, 0, opcode, payload.length, true);
+    return [header, payload];
   }
 
   /** Keeps a place for a frame of about `estimate` bytes that `fill` will provide. */
@@ -189,6 +217,16 @@ export class FrameWriter {
       process.nextTick(flushWriter, this);
     }
   }
+}
+
+/** A whole frame, masked with a fresh key, in one new buffer: the payload is copied, not changed. */
+function maskedFrame(opcode: number, payload: Buffer): Buffer {
+  const key = randomMaskKey();
+  const frame = Buffer.allocUnsafe(frameHeaderSize(payload.length, true) + payload.length);
+  const start = writeFrameHeader(frame, 0, opcode, payload.length, true, key);
+  payload.copy(frame, start);
+  mask(frame.subarray(start), key);
+  return frame;
 }
 
 function flushWriter(writer: FrameWriter): void {

@@ -6,8 +6,8 @@ import {
   Opcode,
   ProtocolError,
   RSV1,
+  type Role,
   encodeClose,
-  encodeFrame,
   truncateCloseReason,
 } from "../frame/index.js";
 import { type DeflateSettings, MessageDeflater, MessageInflater } from "../deflate/index.js";
@@ -16,8 +16,10 @@ import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
 import { FrameWriter } from "./frame-writer.js";
 import { MessageQueue } from "./message-queue.js";
-import type { UserId } from "./request.js";
 import type { SharedMessage } from "./shared-message.js";
+
+/** What names the user a connection belongs to (set by the server's `authorize` hook). */
+export type UserId = string | number;
 
 /** A received message: text as a string, binary as a Buffer. */
 export type Message = string | Buffer;
@@ -46,6 +48,8 @@ export const APP_PONG = "wsraw:pong";
 
 /** Per-connection limits and behaviour, resolved from the server and route options. */
 export interface ConnectionOptions {
+  /** The end this is: a server reads masked frames and writes plain ones, a client the reverse (RFC 6455 §5.1). */
+  role: Role;
   maxPayload: number;
   /** Unread messages at which the server stops reading the socket. */
   maxQueuedMessages: number;
@@ -149,9 +153,9 @@ export class WebSocket implements AsyncIterable<Message> {
     this.extensions = extensions;
     this.owner = owner;
     this.compression = compression;
-    this.writer = new FrameWriter(socket);
+    this.writer = new FrameWriter(socket, options.role === "client");
     this.parser = new FrameParser(new ParserEvents(this), {
-      role: "server",
+      role: options.role,
       maxPayload: options.maxPayload,
       perMessageDeflate: compression !== undefined,
     });
@@ -324,9 +328,17 @@ export class WebSocket implements AsyncIterable<Message> {
    * Throws `RangeError` for a code that may not be sent or a reason over 123 bytes.
    */
   close(code: number = CloseCode.Normal, reason = ""): void {
-    const frame = encodeClose(code, reason);
+    const frame = this.closeFrame(code, reason);
     if (this.state !== ReadyState.OPEN) return;
     this.sendClose(frame);
+  }
+
+  /**
+   * A close frame (RFC 6455 §5.5.1); a client's is masked with a fresh key. Throws
+   * `RangeError` for a code that may not be sent or a reason over 123 bytes.
+   */
+  private closeFrame(code?: number, reason = ""): Buffer {
+    return encodeClose(code, reason, { mask: this.options.role === "client" });
   }
 
   /** Sends bytes as one data message, compressed when negotiated and worth it. */
@@ -351,7 +363,7 @@ export class WebSocket implements AsyncIterable<Message> {
     const slot = this.writer.reserve(bytes.length);
     deflater.compress(bytes, (compressed) => {
       const payload = compressed ?? bytes;
-      this.writer.fill(slot, encodeFrame(compressed === undefined ? opcode : opcode | RSV1, payload));
+      this.writer.fill(slot, this.writer.encode(compressed === undefined ? opcode : opcode | RSV1, payload));
       this.socket.emit(COMPRESSED);
     });
   }
@@ -359,7 +371,7 @@ export class WebSocket implements AsyncIterable<Message> {
   /** The compressor of this connection's messages (permessage-deflate negotiated). */
   private get deflater(): MessageDeflater {
     const { params, settings } = this.compression!;
-    return (this.deflaterOf ??= MessageDeflater.for(params, "server", settings));
+    return (this.deflaterOf ??= MessageDeflater.for(params, this.options.role, settings));
   }
 
   /** Destroys the TCP connection at once, without a closing handshake (`closed`: 1006). */
@@ -389,7 +401,7 @@ export class WebSocket implements AsyncIterable<Message> {
     }
     reason = truncateCloseReason(reason);
     this.failure = { code, reason };
-    this.sendClose(encodeClose(code, reason));
+    this.sendClose(this.closeFrame(code, reason));
     // Failing does not wait for the peer's close frame: end TCP right after ours.
     this.writer.end();
   }
@@ -420,7 +432,7 @@ export class WebSocket implements AsyncIterable<Message> {
    */
   private receiveCompressed(payload: Buffer, binary: boolean): boolean {
     const { params, settings } = this.compression!;
-    const inflater = (this.inflater ??= MessageInflater.for(params, "server", settings, this.options.maxPayload));
+    const inflater = (this.inflater ??= MessageInflater.for(params, this.options.role, settings, this.options.maxPayload));
     if (inflater.isSync(payload)) {
       // A ProtocolError goes up through the parser, which fails the connection.
       this.receiveMessage(inflater.inflateSync(payload, !binary), binary);
@@ -501,7 +513,7 @@ export class WebSocket implements AsyncIterable<Message> {
     if (!this.closeSent) {
       // Echo the peer's status code (§5.5.1); a close without one is answered likewise.
       this.closeSent = true;
-      this.writer.queue(closeReply(code));
+      this.writer.queue(this.options.role === "server" ? closeReply(code) : this.closeFrame(code === CloseCode.NoStatus ? undefined : code));
     }
     this.state = ReadyState.CLOSING;
     // The server closes the TCP connection first (RFC 6455 §7.1.1): our FIN follows our
@@ -675,7 +687,7 @@ const CLOSE_REPLY_EMPTY = encodeClose();
 const CLOSE_REPLY_NORMAL = encodeClose(CloseCode.Normal);
 const CLOSE_REPLY_GOING_AWAY = encodeClose(CloseCode.GoingAway);
 
-/** The close frame answering the peer's: its status code echoed (RFC 6455 §5.5.1). */
+/** The server's close frame answering the peer's: its status code echoed (RFC 6455 §5.5.1). */
 function closeReply(code: number): Buffer {
   if (code === CloseCode.NoStatus) return CLOSE_REPLY_EMPTY;
   if (code === CloseCode.Normal) return CLOSE_REPLY_NORMAL;

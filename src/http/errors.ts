@@ -23,3 +23,26 @@ export class HttpError extends Error {
     this.headers = headers;
   }
 }
+
+/**
+ * A client's opening handshake that did not end in a usable connection: the server
+ * refused it (`status` is its answer, `headers` and a bounded start of `body` come with
+ * it), or answered 101 with something a client must not accept (a wrong
+ * `Sec-WebSocket-Accept`, an unoffered subprotocol or extension: `status` is 101), or sent
+ * no valid HTTP response at all (`status` 0).
+ */
+export class HandshakeError extends Error {
+  override readonly name = "HandshakeError";
+
+  constructor(
+    message: string,
+    /** The response's status code; 0 when there was no valid response. */
+    readonly status: number = 0,
+    /** The response's header fields by lower-cased name (repeated fields joined with ", "). */
+    readonly headers: Record<string, string> = {},
+    /** The start of the response's body (at most 64 KiB), when it had one. */
+    readonly body: Buffer = Buffer.alloc(0),
+  ) {
+    super(message);
+  }
+}

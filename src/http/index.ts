@@ -6,7 +6,15 @@
  * @packageDocumentation
  */
 export { acceptKey } from "./accept-key.js";
-export { HttpError } from "./errors.js";
+export { HandshakeError, HttpError } from "./errors.js";
+export {
+  buildClientRequest,
+  checkUpgradeResponse,
+  type AcceptedHandshake,
+  type ClientRequest,
+  type ClientRequestOptions,
+} from "./client-handshake.js";
+export { ResponseHeadParser, parseResponseHead, type ResponseHead } from "./response-head.js";
 export { formatExtensions, parseExtensions, type ExtensionNegotiator, type ExtensionOffer } from "./extensions.js";
 export { isUpgradeRequest, validateUpgradeRequest, type UpgradeRequest } from "./handshake.js";
 export {

@@ -34,7 +34,7 @@ export interface RequestHead {
   text?: string;
 }
 
-/** Limits for {@link RequestHeadParser}. */
+/** Limits for {@link RequestHeadParser} (and {@link HeadParser}). */
 export interface RequestHeadParserOptions {
   /**
    * Maximum size in bytes of the whole head: request line, header lines and the final
@@ -54,24 +54,34 @@ const EMPTY = Buffer.alloc(0);
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
 
 /**
- * Incremental parser for one HTTP/1.x request head, fed with byte chunks as they arrive.
+ * Incremental parser for one HTTP/1.x message head (a request's, or a response's: see
+ * `ResponseHeadParser`), fed with byte chunks as they arrive.
  *
  * Sans-I/O: it never touches a socket; the caller pushes bytes and gets back the head once
  * the empty line (CRLF CRLF) has been seen. Memory is bounded by `maxHeaderSize`.
  *
  * Line endings must be CRLF. RFC 9112 §2.2 lets a recipient accept a bare LF, but a
- * WebSocket client always sends CRLF, and accepting both is how request-smuggling
+ * WebSocket peer always sends CRLF, and accepting both is how request-smuggling
  * discrepancies between parsers start; a bare LF or bare CR is a 400.
  */
-export class RequestHeadParser {
+export class HeadParser<Head> {
   readonly #maxHeaderSize: number;
+  readonly #parse: (text: string) => Head;
+  /** "Request" or "Response", for messages. */
+  readonly #kind: string;
   /** Bytes of an incomplete head, kept across pushes; only the first `#length` are valid. */
   #buffer: Buffer = EMPTY;
   #length = 0;
   #finished = false;
 
-  /** @param options - limits; see {@link RequestHeadParserOptions} */
-  constructor(options: RequestHeadParserOptions = {}) {
+  /**
+   * @param parse - parses the complete head's text (without the final empty line)
+   * @param kind - "Request" or "Response", for error messages
+   * @param options - limits; see {@link RequestHeadParserOptions}
+   */
+  constructor(parse: (text: string) => Head, kind: string, options: RequestHeadParserOptions = {}) {
+    this.#parse = parse;
+    this.#kind = kind;
     const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
     if (!Number.isSafeInteger(maxHeaderSize) || maxHeaderSize < 1) {
       throw new RangeError(`maxHeaderSize must be a positive integer, got ${maxHeaderSize}`);
@@ -89,9 +99,9 @@ export class RequestHeadParser {
    *   malformed request line, target or header line; 505 for an HTTP major version other than 1.
    * @throws Error when called again after it returned a head or threw.
    */
-  push(chunk: Buffer): { head: RequestHead; rest: Buffer } | null {
+  push(chunk: Buffer): { head: Head; rest: Buffer } | null {
     if (this.#finished) {
-      throw new Error("RequestHeadParser is finished: it already returned a head or threw");
+      throw new Error(`${this.#kind} head parser is finished: it already returned a head or threw`);
     }
     try {
       const result = this.#length === 0 ? this.#pushFirst(chunk) : this.#pushMore(chunk);
@@ -104,9 +114,9 @@ export class RequestHeadParser {
   }
 
   /** Nothing buffered: search the chunk in place, the common case being a whole head in it. */
-  #pushFirst(chunk: Buffer): { head: RequestHead; rest: Buffer } | null {
+  #pushFirst(chunk: Buffer): { head: Head; rest: Buffer } | null {
     const end = findHeadEnd(chunk, 0, Math.min(chunk.length, this.#maxHeaderSize));
-    if (end !== -1) return { head: parseHead(chunk, end), rest: chunk.subarray(end) };
+    if (end !== -1) return { head: this.#parseHead(chunk, end), rest: chunk.subarray(end) };
     assertNoBareLineFeed(chunk, 0, Math.min(chunk.length, this.#maxHeaderSize));
     this.#assertRoomLeft(chunk.length);
     this.#append(chunk);
@@ -114,7 +124,7 @@ export class RequestHeadParser {
   }
 
   /** Part of the head is buffered: append (never past the limit) and search only new bytes. */
-  #pushMore(chunk: Buffer): { head: RequestHead; rest: Buffer } | null {
+  #pushMore(chunk: Buffer): { head: Head; rest: Buffer } | null {
     const previous = this.#length;
     this.#append(chunk.subarray(0, this.#maxHeaderSize - previous));
     // The terminator may straddle the old and new bytes: back up by its length minus one.
@@ -122,7 +132,7 @@ export class RequestHeadParser {
     const end = findHeadEnd(this.#buffer, searchFrom, this.#length);
     if (end !== -1) {
       // The head ends inside this chunk; whatever follows in the chunk is the rest.
-      return { head: parseHead(this.#buffer, end), rest: chunk.subarray(end - previous) };
+      return { head: this.#parseHead(this.#buffer, end), rest: chunk.subarray(end - previous) };
     }
     assertNoBareLineFeed(this.#buffer, previous, this.#length);
     this.#assertRoomLeft(previous + chunk.length);
@@ -139,7 +149,7 @@ export class RequestHeadParser {
       // RFC 6585 §5: 431 Request Header Fields Too Large.
       throw new HttpError(
         431,
-        `Request head is larger than the ${this.#maxHeaderSize}-byte limit; send fewer or shorter headers`,
+        `${this.#kind} head is larger than the ${this.#maxHeaderSize}-byte limit; send fewer or shorter headers`,
       );
     }
   }
@@ -161,6 +171,20 @@ export class RequestHeadParser {
     this.#finished = true;
     this.#buffer = EMPTY;
     this.#length = 0;
+  }
+
+  /** Parses the complete head `bytes[0, end)`, which ends with CRLFCRLF. */
+  #parseHead(bytes: Buffer, end: number): Head {
+    // latin1 maps each byte to one UTF-16 code unit: obs-text survives unchanged and a byte
+    // count is a character count (RFC 9110 §5.5 treats field values as octets).
+    return this.#parse(bytes.toString("latin1", 0, end - HEAD_TERMINATOR.length));
+  }
+}
+
+/** The incremental parser of a request head: see {@link HeadParser}. */
+export class RequestHeadParser extends HeadParser<RequestHead> {
+  constructor(options: RequestHeadParserOptions = {}) {
+    super(parseRequestHead, "Request", options);
   }
 }
 
@@ -184,14 +208,7 @@ function assertNoBareLineFeed(bytes: Buffer, from: number, to: number): void {
 }
 
 function bareLineEndingError(): HttpError {
-  return new HttpError(400, "Request head lines must end with CRLF; found a bare CR or LF (RFC 9112 §2.2)");
-}
-
-/** Parses the complete head `bytes[0, end)`, which ends with CRLFCRLF. */
-function parseHead(bytes: Buffer, end: number): RequestHead {
-  // latin1 maps each byte to one UTF-16 code unit: obs-text survives unchanged and a byte
-  // count is a character count (RFC 9110 §5.5 treats field values as octets).
-  return parseRequestHead(bytes.toString("latin1", 0, end - HEAD_TERMINATOR.length));
+  return new HttpError(400, "Head lines must end with CRLF; found a bare CR or LF (RFC 9112 §2.2)");
 }
 
 /**
@@ -266,10 +283,11 @@ export function createHeaderFields(): Record<string, string> {
 // After the head is cut into lines at CRLF, any other CR or LF is bare (RFC 9112 §2.2).
 const BARE_LINE_ENDING = /\r(?!\n)|(?<!\r)\n/;
 
-function assertNoForbiddenControls(text: string): void {
+/** Rejects a bare CR or LF, and NUL, anywhere in a head's text (400). */
+export function assertNoForbiddenControls(text: string): void {
   if (BARE_LINE_ENDING.test(text)) throw bareLineEndingError();
   // RFC 9110 §5.5: NUL is never valid; report it by name since it is a classic smuggling probe.
-  if (text.includes("\0")) throw new HttpError(400, "Request head contains a NUL byte");
+  if (text.includes("\0")) throw new HttpError(400, "Head contains a NUL byte");
 }
 
 function parseRequestLine(line: string): { method: string; target: string; httpVersion: string } {
@@ -317,7 +335,7 @@ function characterSet(allowed: (code: number) => boolean): Uint8Array {
  * field-line = field-name ":" OWS field-value OWS. One pass over the characters, with no
  * array per line: the request head is parsed once per connection, on the handshake's path.
  */
-function forEachField(text: string, requestLineEnd: number, onField: (name: string, value: string) => void): void {
+export function forEachField(text: string, requestLineEnd: number, onField: (name: string, value: string) => void): void {
   if (requestLineEnd === -1) return;
   const length = text.length;
   for (let start = requestLineEnd + 2; start <= length; ) {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { DEFAULT_GROUP_BUFFER_LIMIT, type SlowMemberPolicy, deliver } from "../server/group.js";
-import { SharedMessage } from "../server/shared-message.js";
+import { SharedMessage } from "../connection/shared-message.js";
 import {
   type BroadcastOptions,
   type MembershipWatcher,

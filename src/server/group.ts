@@ -1,7 +1,7 @@
-import { ConnectionClosedError } from "./errors.js";
+import { ConnectionClosedError } from "../connection/errors.js";
 import type { UserId } from "./request.js";
-import { SharedMessage } from "./shared-message.js";
-import { ReadyState, type WebSocket } from "./websocket.js";
+import { SharedMessage } from "../connection/shared-message.js";
+import { ReadyState, type WebSocket } from "../connection/websocket.js";
 
 /**
  * What a broadcast does with a member whose outgoing buffer is over the group's limit

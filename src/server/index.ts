@@ -1,5 +1,5 @@
-export { ConnectionClosedError } from "./errors.js";
-export type { HeartbeatOptions } from "./liveness.js";
+export { ConnectionClosedError } from "../connection/errors.js";
+export type { HeartbeatOptions } from "../connection/liveness.js";
 export { WsRequest, type UpgradedRequest, type UserId } from "./request.js";
 export {
   acceptWebSocket,
@@ -13,7 +13,7 @@ export {
   type RouteOptions,
 } from "./routes.js";
 export { WsrawServer, createServer, type ServerOptions } from "./server.js";
-export { APP_PING, APP_PONG, ReadyState, WebSocket, type CloseInfo, type Message } from "./websocket.js";
+export { APP_PING, APP_PONG, ReadyState, WebSocket, type CloseInfo, type Message } from "../connection/websocket.js";
 export {
   Group,
   type BroadcastOptions,

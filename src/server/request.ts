@@ -1,9 +1,8 @@
 import type { Socket } from "node:net";
 import { type RequestHead, parseRequestHead } from "../http/index.js";
-import type { WebSocket } from "./websocket.js";
+import type { UserId, WebSocket } from "../connection/websocket.js";
 
-/** An application's key for a connection's user: what `sendToUser` addresses. */
-export type UserId = string | number;
+export type { UserId };
 
 type Peer = Partial<Pick<Socket, "remoteAddress" | "remotePort">>;
 

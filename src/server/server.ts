@@ -22,7 +22,7 @@ import {
   selectProtocol,
   validateUpgradeRequest,
 } from "../http/index.js";
-import { ConnectionClosedError } from "./errors.js";
+import { ConnectionClosedError } from "../connection/errors.js";
 import {
   type BroadcastOptions,
   type BroadcastReport,
@@ -32,11 +32,11 @@ import {
   type MembershipWatcher,
   deliver,
 } from "./group.js";
-import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "./liveness.js";
+import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "../connection/liveness.js";
 import { lingerUntilPeerEnds } from "./linger.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import type { Authorizer, HttpResult, OriginPolicy, Route, RouteOptions } from "./routes.js";
-import { type Compression, type ConnectionOptions, type ConnectionOwner, ReadyState, WebSocket } from "./websocket.js";
+import { type Compression, type ConnectionOptions, type ConnectionOwner, ReadyState, WebSocket } from "../connection/websocket.js";
 
 /** Server options. Every limit has a default; see the README's "Limits and defaults". */
 export interface ServerOptions {
@@ -151,6 +151,7 @@ export class WsrawServer {
     this.options = { ...DEFAULTS, ...withoutUndefined(options) };
     const o = this.options;
     this.connectionOptions = {
+      role: "server",
       maxPayload: o.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       maxQueuedMessages: o.maxQueuedMessages,
       maxQueuedBytes: o.maxQueuedBytes,

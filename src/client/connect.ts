@@ -1,0 +1,238 @@
+import { type Socket, connect as netConnect, isIP } from "node:net";
+import { type SecureContextOptions, connect as tlsConnect } from "node:tls";
+import { Heartbeat, type HeartbeatOptions } from "../connection/liveness.js";
+import { type Compression, type ConnectionOptions, WebSocket } from "../connection/websocket.js";
+import { type PerMessageDeflateOptions, deflateSettings, zlibAvailable } from "../deflate/index.js";
+import { DEFAULT_MAX_PAYLOAD } from "../frame/index.js";
+import {
+  type ExtensionOffer,
+  HandshakeError,
+  ResponseHeadParser,
+  acceptDeflateResponse,
+  buildClientRequest,
+  checkUpgradeResponse,
+  deflateOffer,
+} from "../http/index.js";
+
+/** Options of `connect`. Every limit has the server's default. */
+export interface ConnectOptions {
+  /** Subprotocols to offer, in order of preference; `ws.protocol` is the one selected. */
+  protocols?: readonly string[];
+  /** More request headers, e.g. `{ Authorization: "Bearer ..." }`. */
+  headers?: Readonly<Record<string, string>>;
+  /** The `Origin` header, for servers that check it (browsers always send one). */
+  origin?: string;
+  /** Time allowed for the TCP (and TLS) connection and the server's 101. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Largest message accepted (inflated size too); larger ones fail with 1009. Default 16 MiB. */
+  maxPayload?: number;
+  /** Ping the server every `intervalMs`; drop it (1006) if it has not answered within `timeoutMs`. */
+  heartbeat?: HeartbeatOptions;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` offers it as Chromium does
+   * (`client_max_window_bits`); the options' `serverNoContextTakeover`,
+   * `clientNoContextTakeover` and window bits are asked for in the offer. Default false.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Cancels connecting: `connect` rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** wss: the certificate authorities to trust instead of Node's defaults. */
+  ca?: SecureContextOptions["ca"];
+  /** wss: refuse a certificate that does not verify. Default true; false only for tests. */
+  rejectUnauthorized?: boolean;
+  /** wss: the name for SNI and certificate checks. Default: the URL's host name. */
+  servername?: string;
+  /** Time allowed for the server's side of the closing handshake. Default 5 s. */
+  closeTimeoutMs?: number;
+  /** Unread messages at which reading the socket stops. Default 1,024. */
+  maxQueuedMessages?: number;
+  /** Unread bytes at which reading the socket stops. Default 8 MiB. */
+  maxQueuedBytes?: number;
+  /** Unsent bytes above which `send()` returns false. Default 1 MiB. */
+  sendHighWaterMark?: number;
+  /** Unsent bytes past which the connection is failed with 1008. Default 64 MiB. */
+  maxBufferedAmount?: number;
+}
+
+/** The most of a refusal's body kept in `HandshakeError.body`. */
+const MAX_ERROR_BODY = 64 * 1024;
+/** How long a refusal's body is waited for once its head is in. */
+const ERROR_BODY_WAIT_MS = 1_000;
+
+/**
+ * Opens a WebSocket connection to `url` (`ws://` or `wss://`) and resolves once the
+ * server has accepted the handshake, with a `WebSocket` that has the server side's pull
+ * API: `wait()`, `read()`, `send()`, `for await`, `close()`, `closed`...
+ *
+ * Rejects with `HandshakeError` when the server refuses (its status, headers and the start
+ * of its body), answers with something a client must not accept (a wrong
+ * `Sec-WebSocket-Accept`, an unoffered subprotocol or extension), redirects (redirects are
+ * not followed), or does not answer within `handshakeTimeoutMs`; with the socket's error
+ * when the connection fails (`ECONNREFUSED`, an untrusted certificate); with the signal's
+ * reason when aborted.
+ *
+ * @example
+ * ```ts
+ * const ws = await connect("ws://127.0.0.1:8080/echo", { protocols: ["chat"] });
+ * ws.send("hello");
+ * console.log(await ws.wait()); // "hello"
+ * ws.close();
+ * ```
+ */
+export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
+  const target = typeof url === "string" ? new URL(url) : url;
+  if (target.protocol !== "ws:" && target.protocol !== "wss:") {
+    throw new TypeError(`connect() takes a ws:// or wss:// URL, got ${target.protocol}//`);
+  }
+  if (target.hash !== "") throw new TypeError("A WebSocket URL has no fragment (RFC 6455 §3)");
+  const secure = target.protocol === "wss:";
+  const deflate =
+    options.perMessageDeflate && zlibAvailable() ? deflateSettings(options.perMessageDeflate) : undefined;
+  const offer = deflate === undefined ? undefined : deflateOffer(deflate.policy);
+  const { key, request } = buildClientRequest({
+    host: target.host,
+    target: `${target.pathname || "/"}${target.search}`,
+    protocols: options.protocols,
+    extensions: offer === undefined ? undefined : [offer],
+    origin: options.origin,
+    headers: options.headers,
+  });
+  options.signal?.throwIfAborted();
+
+  // URL keeps an IPv6 host in brackets; sockets take it without.
+  const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(target.port || (secure ? 443 : 80));
+  const socket: Socket = secure
+    ? tlsConnect({
+        host,
+        port,
+        servername: options.servername ?? (isIP(host) === 0 ? host : undefined),
+        ca: options.ca,
+        rejectUnauthorized: options.rejectUnauthorized ?? true,
+        ALPNProtocols: ["http/1.1"],
+      })
+    : netConnect({ host, port });
+  socket.setNoDelay(true);
+
+  return new Promise<WebSocket>((resolve, reject) => {
+    const parser = new ResponseHeadParser();
+    let settled = false;
+    const timeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    const timer = setTimeout(
+      () => fail(new HandshakeError(`No WebSocket handshake response from ${target.host} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const cleanUp = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      socket.off(secure ? "secureConnect" : "connect", sendRequest);
+      socket.off("data", onData);
+      socket.off("error", fail);
+      socket.off("close", onClose);
+      options.signal?.removeEventListener("abort", onAbort);
+    };
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      cleanUp();
+      socket.on("error", ignore);
+      socket.destroy();
+      reject(error);
+    };
+    const onAbort = (): void => fail(options.signal!.reason);
+    const onClose = (): void => fail(new HandshakeError(`${target.host} closed the connection before answering the handshake`));
+    const sendRequest = (): void => void socket.write(request);
+    const onData = (chunk: Buffer): void => {
+      let result;
+      try {
+        result = parser.push(chunk);
+      } catch (error) {
+        fail(new HandshakeError(`Not a valid HTTP response to the handshake: ${(error as Error).message}`));
+        return;
+      }
+      if (result === null) return;
+      const { head, rest } = result;
+      let accepted;
+      try {
+        accepted = checkUpgradeResponse(head, key, { protocols: options.protocols, extensions: offer && [offer] });
+      } catch (error) {
+        if (!(error instanceof HandshakeError) || error.status === 101) return fail(error);
+        // A refusal: keep the start of its body for the error.
+        cleanUp();
+        readBody(socket, rest, error).then(reject);
+        return;
+      }
+      let compression: Compression | undefined;
+      const response: ExtensionOffer | undefined = accepted.extensions[0];
+      if (response !== undefined) {
+        try {
+          compression = { params: acceptDeflateResponse(response, deflate!.policy), settings: deflate! };
+        } catch (error) {
+          return fail(new HandshakeError((error as Error).message, head.status, head.headers));
+        }
+      }
+      cleanUp();
+      const ws = new WebSocket(socket, connectionOptions(options), accepted.protocol, accepted.extensionsHeader, undefined, compression);
+      if (options.heartbeat !== undefined) {
+        const heartbeat = new Heartbeat(new Set([ws]), options.heartbeat);
+        void ws.closed.then(() => heartbeat.stop());
+      }
+      ws.start(rest);
+      resolve(ws);
+    };
+    socket.once(secure ? "secureConnect" : "connect", sendRequest);
+    socket.on("data", onData);
+    socket.on("error", fail);
+    socket.on("close", onClose);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function connectionOptions(options: ConnectOptions): ConnectionOptions {
+  return {
+    role: "client",
+    maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+    maxQueuedMessages: options.maxQueuedMessages ?? 1024,
+    maxQueuedBytes: options.maxQueuedBytes ?? 8 * 1024 * 1024,
+    sendHighWaterMark: options.sendHighWaterMark ?? 1024 * 1024,
+    maxBufferedAmount: options.maxBufferedAmount ?? 64 * 1024 * 1024,
+    closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
+    answerAppPings: false,
+  };
+}
+
+/**
+ * Reads what follows a refusal's head, up to its Content-Length and at most
+ * `MAX_ERROR_BODY` bytes, until the server closes or a second passes, and resolves with
+ * `error` carrying it.
+ */
+function readBody(socket: Socket, rest: Buffer, error: HandshakeError): Promise<HandshakeError> {
+  const declared = Number(error.headers["content-length"]);
+  const limit = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, MAX_ERROR_BODY) : MAX_ERROR_BODY;
+  return new Promise((resolve) => {
+    const parts = [rest];
+    let length = rest.length;
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("end", done);
+      socket.off("close", done);
+      socket.on("error", ignore);
+      socket.destroy();
+      const body = Buffer.concat(parts).subarray(0, limit);
+      resolve(new HandshakeError(error.message, error.status, error.headers, body));
+    };
+    const onData = (chunk: Buffer): void => {
+      parts.push(chunk);
+      length += chunk.length;
+      if (length >= limit) done();
+    };
+    const timer = setTimeout(done, ERROR_BODY_WAIT_MS);
+    if (length >= limit) return done();
+    socket.on("data", onData);
+    socket.once("end", done);
+    socket.once("close", done);
+    socket.on("error", done);
+  });
+}
+
+function ignore(): void {}
