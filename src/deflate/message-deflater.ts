@@ -23,8 +23,12 @@ export class MessageDeflater {
   private readonly pool: EnginePool | undefined;
   private readonly engineOptions: ZlibEngineOptions;
   private engine: ZlibEngine | undefined;
+  /** The own engine is compressing on the thread pool: later messages wait their turn. */
+  private running = false;
+  /** Compressions waiting for the own engine, in send order. */
+  private waiting: Array<() => void> | undefined;
   /** zlib cannot compress with a 256-byte window (2^8): such a peer gets plain messages. */
-  private readonly enabled: boolean;
+  private enabled: boolean;
 
   /**
    * The deflater for a connection: a new one when it keeps a context, else the one that
@@ -72,9 +76,12 @@ export class MessageDeflater {
     return this.enabled && length >= this.settings.threshold;
   }
 
-  /** Whether `compress` would finish a message of `length` bytes synchronously. */
+  /**
+   * Whether a message of `length` bytes may be compressed synchronously: it is small, and
+   * no earlier message is still being compressed into the same window.
+   */
   isSync(length: number): boolean {
-    return length <= this.settings.syncLimit;
+    return length <= this.settings.syncLimit && !this.running;
   }
 
   /**
@@ -88,22 +95,39 @@ export class MessageDeflater {
     return this.finish(engine, output, data.length);
   }
 
-  /** The same on the thread pool, for large messages. */
+  /**
+   * The same on the thread pool, for large messages. With context takeover the messages
+   * of a connection go through its one window in order (RFC 7692 §7.2.1): one waits for
+   * the one before it.
+   */
   compress(data: Buffer, callback: (compressed: Buffer | undefined) => void): void {
+    if (this.pool === undefined) {
+      if (this.running) {
+        (this.waiting ??= []).push(() => this.compress(data, callback));
+        return;
+      }
+      this.running = true;
+    }
     this.settings.limiter.run((done) => {
       const engine = this.acquire();
       const output = new CompressedMessage();
       engine.process(data, output.sink, (result) => {
         done();
-        // Compressing valid bytes cannot fail; an engine that did is dropped and the
-        // message goes out uncompressed, which the receiver always accepts.
-        if (result !== true) {
+        let compressed: Buffer | undefined;
+        if (result === true) {
+          compressed = this.finish(engine, output, data.length);
+        } else {
+          // Compressing valid bytes cannot fail; an engine that did is dropped. A receiver
+          // that keeps a window could not follow the next message, so it must not come
+          // compressed from a new engine: this connection stops compressing.
           engine.close();
-          if (engine === this.engine) this.engine = undefined;
-          callback(undefined);
-          return;
+          if (engine === this.engine) this.enabled = false;
         }
-        callback(this.finish(engine, output, data.length));
+        if (this.pool === undefined) {
+          this.running = false;
+          this.waiting?.shift()?.();
+        }
+        callback(compressed);
       });
     });
   }

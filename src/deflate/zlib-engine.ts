@@ -97,6 +97,8 @@ export class ZlibEngine {
    * (`ended`). Throws `ZlibDataError` for corrupt input.
    */
   processSync(input: Buffer, sink: ZlibSink): boolean {
+    // A second call while zlib works on the thread pool would corrupt its state (Node aborts).
+    if (this.busy) throw new Error("ZlibEngine: a synchronous call while an asynchronous one runs");
     const stream = this.stream;
     const handle = stream._handle!;
     const state = stream._writeState;
@@ -133,6 +135,7 @@ export class ZlibEngine {
    * The chunks given to `sink` are `stable`: they may be kept.
    */
   process(input: Buffer, sink: ZlibSink, done: (result: boolean | ZlibDataError) => void): void {
+    if (this.busy) throw new Error("ZlibEngine: an asynchronous call while another runs");
     const stream = this.stream;
     this.busy = true;
     stream._outBuffer = Buffer.allocUnsafe(ASYNC_CHUNK);
