@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { type AddressInfo, type Server as NetServer, type Socket, createServer as createNetServer } from "node:net";
 import type { Duplex } from "node:stream";
+import type { TlsOptions } from "node:tls";
 import { CloseCode, DEFAULT_MAX_PAYLOAD } from "../frame/index.js";
 import { type DeflateSettings, type PerMessageDeflateOptions, deflateSettings, zlibAvailable } from "../deflate/index.js";
 import {
@@ -34,6 +35,7 @@ import {
 } from "./group.js";
 import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "../connection/liveness.js";
 import { lingerUntilPeerEnds } from "./linger.js";
+import { TlsHandshake } from "./tls-handshake.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import type { Authorizer, HttpResult, OriginPolicy, Route, RouteOptions } from "./routes.js";
 import { type Compression, type ConnectionOptions, type ConnectionOwner, ReadyState, WebSocket } from "../connection/websocket.js";
@@ -75,6 +77,13 @@ export interface ServerOptions {
    * permessage-deflate. The default accepts none.
    */
   extensions?: ExtensionNegotiator;
+  /**
+   * Serve `wss://` (and `https://` for the plain HTTP routes) through `node:tls`: the key,
+   * certificate and any other `tls.createSecureContext` option. A plain HTTP request on
+   * the TLS port gets a 400 that says so; a TLS handshake must end within
+   * `handshakeTimeoutMs`.
+   */
+  tls?: TlsOptions;
   /** Default for every route's `authorize`. */
   authorize?: Authorizer;
   /** Default for every route's `allowOrigin`. */
@@ -144,6 +153,8 @@ export class WsrawServer {
   private readonly deflateByRoute = new WeakMap<Route, DeflateSettings | undefined>();
   /** The server's own, for routes that do not say. */
   private readonly deflate: DeflateSettings | undefined;
+  /** Set when serving TLS. */
+  private readonly tls: TlsHandshake | undefined;
   /** Hears of every connection's end: one object for the server, not a closure per connection. */
   private readonly owner: ConnectionOwner = { connectionClosed: (ws) => this.forgetConnection(ws) };
 
@@ -162,6 +173,7 @@ export class WsrawServer {
     };
     this.connectionOptionsAnsweringPings = { ...this.connectionOptions, answerAppPings: true };
     this.deflate = resolveDeflate(o.perMessageDeflate);
+    if (o.tls !== undefined) this.tls = new TlsHandshake(o.tls, o.handshakeTimeoutMs);
     if (o.heartbeat) this.heartbeat = new Heartbeat(this.openConnections, o.heartbeat);
     if (o.idleTimeoutMs) this.idleTimeout = new IdleTimeout(this.openConnections, o.idleTimeoutMs);
   }
@@ -248,7 +260,10 @@ export class WsrawServer {
   /** Starts listening on a TCP port (0 picks a free one). Resolves with the bound address. */
   listen(port: number, host = "127.0.0.1"): Promise<AddressInfo> {
     if (this.netServer !== undefined) return Promise.reject(new Error("server is already listening"));
-    const netServer = createNetServer({ noDelay: true }, (socket) => this.acceptSocket(socket));
+    const netServer = createNetServer({ noDelay: true }, (socket) => {
+      if (this.tls === undefined) this.acceptSocket(socket);
+      else this.acceptTlsSocket(socket, this.tls);
+    });
     this.netServer = netServer;
     return new Promise((resolve, reject) => {
       netServer.once("error", reject);
@@ -304,6 +319,22 @@ export class WsrawServer {
   }
 
   // ---- The opening handshake ----
+
+  private acceptTlsSocket(socket: Socket, tls: TlsHandshake): void {
+    this.trackPendingSocket(socket);
+    tls.start(
+      socket,
+      (secure) => {
+        // From here the TLS socket stands for the connection; its TCP socket's errors reach it.
+        this.untrackPendingSocket(socket);
+        this.acceptSocket(secure);
+      },
+      (plain) => {
+        plain.resume();
+        this.refuse(plain, new HttpError(400, "This port speaks TLS: connect with wss:// (or https://)"), undefined);
+      },
+    );
+  }
 
   private acceptSocket(socket: Socket): void {
     this.trackPendingSocket(socket);
@@ -524,10 +555,15 @@ export class WsrawServer {
 
   /** The socket becomes a connection: its pending-state listeners go (the WebSocket has its own). */
   private adoptPendingSocket(socket: Duplex): void {
+    this.untrackPendingSocket(socket);
+    socket.off("error", ignore);
+  }
+
+  /** Stops tracking a socket, which keeps its no-op error listener (a TLS connection's TCP socket). */
+  private untrackPendingSocket(socket: Duplex): void {
     const forget = this.pendingSockets.get(socket);
     this.pendingSockets.delete(socket);
     if (forget !== undefined) socket.off("close", forget);
-    socket.off("error", ignore);
   }
 
   // ---- Plain HTTP answers ----
