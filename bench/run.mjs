@@ -16,6 +16,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cpuShare, startChild, tasksetAvailable, waitShare } from "./load/rpc.mjs";
+import { CHROMIUM_OFFER } from "./load/deflate.mjs";
 import { formatNumber, median, percent, ratio, renderTable, spreadPercent } from "./load/report.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,8 +27,10 @@ const PROFILE_DIR = join(tmpdir(), "wsraw-bench-profiles");
 // ---- Options ----
 
 const USAGE = `usage: node bench/run.mjs [--quick] [--only name[,name...]] [--runs N] [--seconds S] [--profile server]
-  --quick      a ~1 minute smoke run (fewer, shorter runs; 2,000 idle connections)
-  --only       run only these scenarios: ${"echo-small, echo-16k, echo-1m, handshake, broadcast, idle-memory, frame-codec"}
+  --quick      a ~2 minute smoke run (fewer, shorter runs; 2,000 idle connections, 500 in deflate-memory,
+               250 deflate-broadcast members)
+  --only       run only these scenarios: ${"echo-small, echo-16k, echo-1m, handshake, broadcast, idle-memory, frame-codec,"}
+               ${"deflate-memory, deflate-echo-1k, deflate-echo-16k, deflate-broadcast"}
   --runs N     measured runs per server and scenario (default 5, quick 3)
   --seconds S  length of one measured run (default 3, quick 0.6)
   --profile S  run server S (wsraw, ws, net), or the load generator (load), with --cpu-prof; the .cpuprofile files go to
@@ -62,6 +65,8 @@ const PLAN = {
   warmupMs: args.quick ? 400 : 1500,
   idleConnections: args.quick ? 2000 : 10_000,
   memoryRuns: args.quick ? 1 : 5,
+  deflateMemoryConnections: args.quick ? 500 : 2000,
+  deflateBroadcastMembers: args.quick ? 250 : 1000,
 };
 
 // ---- Servers under test ----
@@ -77,6 +82,10 @@ const SERVERS = {
   ws: { script: "servers/ws.mjs", env: { WS_NO_BUFFER_UTIL: "1" } },
   "ws+bufferutil": { script: "servers/ws.mjs", env: {} },
   net: { script: "servers/net-echo.mjs", env: {}, raw: true },
+  /** wsraw without permessage-deflate, beside the deflate servers in deflate-memory. */
+  "wsraw (no deflate)": { script: "servers/wsraw.mjs", env: { BENCH_PERMESSAGE_DEFLATE: "0" } },
+  /** The deflate echo ceiling: the net echo server accepting permessage-deflate, no zlib (see there). */
+  "net deflate": { script: "servers/net-echo.mjs", env: {} },
 };
 
 /**
@@ -92,14 +101,15 @@ const serversFor = (names) => {
   return COMPARE_DIST ? ["wsraw", "wsraw*", ...present.slice(1)] : present;
 };
 
-function startServer(name) {
+/** The server `name`, with the scenario's `serverEnv` (the server's own env wins). */
+function startServer(name, scenario) {
   const spec = SERVERS[name];
   return startChild(join(here, spec.script), {
     name,
     core: SERVER_CORE,
     pin: PIN,
     nodeArgs: ["--expose-gc", ...(args.profile === name ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [])],
-    env: spec.env,
+    env: { ...scenario?.serverEnv, ...spec.env },
   });
 }
 
@@ -196,6 +206,67 @@ const SCENARIOS = [
     lowerIsBetter: true,
   },
   { name: "frame-codec", what: "frame codec micro-benchmark (bench/frame.ts)", kind: "external" },
+  // permessage-deflate (RFC 7692): both servers with their defaults, the load generator
+  // offering it as Chromium does and obeying the answer (bench/load/deflate.mjs).
+  {
+    name: "deflate-memory",
+    what:
+      `server RSS per connection, ${PLAN.deflateMemoryConnections.toLocaleString("en-US")} conns offering permessage-deflate ` +
+      "as Chromium does, each idle after one compressed 4 KiB JSON message echoed (after gc)",
+    kind: "memory",
+    deflate: true,
+    serverEnv: { BENCH_PERMESSAGE_DEFLATE: "1" },
+    servers: serversFor(["wsraw", "ws", "wsraw (no deflate)"]),
+    workload: { workload: "deflate-idle", size: 4096 },
+    connections: PLAN.deflateMemoryConnections,
+    unit: "B/conn",
+    target: 0.15,
+    lowerIsBetter: true,
+  },
+  {
+    name: "deflate-echo-1k",
+    what: "1 KiB JSON text echo, permessage-deflate both ways, 50 conns × 8 in flight",
+    kind: "traffic",
+    deflate: true,
+    serverEnv: { BENCH_PERMESSAGE_DEFLATE: "1" },
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net deflate"]),
+    workload: { workload: "deflate-echo", connections: 50, inFlight: 8, size: 1024, sampleEvery: 10 },
+    unit: "msg/s",
+    value: perSecond,
+    target: 2,
+  },
+  {
+    name: "deflate-echo-16k",
+    what: "16 KiB JSON text echo, permessage-deflate both ways, 50 conns × 4 in flight",
+    kind: "traffic",
+    deflate: true,
+    serverEnv: { BENCH_PERMESSAGE_DEFLATE: "1" },
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net deflate"]),
+    workload: { workload: "deflate-echo", connections: 50, inFlight: 4, size: 16 * 1024, sampleEvery: 10 },
+    unit: "msg/s",
+    value: perSecond,
+    target: 2,
+  },
+  {
+    name: "deflate-broadcast",
+    what:
+      `1 KiB JSON text to ${PLAN.deflateBroadcastMembers.toLocaleString("en-US")} permessage-deflate conns on /broadcast, ` +
+      "16 broadcasts in flight",
+    kind: "traffic",
+    deflate: true,
+    serverEnv: { BENCH_PERMESSAGE_DEFLATE: "1" },
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil"]),
+    workload: {
+      workload: "deflate-broadcast",
+      connections: PLAN.deflateBroadcastMembers,
+      window: 16,
+      size: 1024,
+      sampleEvery: 100,
+    },
+    unit: "deliveries/s",
+    value: perSecond,
+    target: 10,
+  },
 ];
 
 // ---- Running ----
@@ -220,7 +291,7 @@ async function serverConnections(server) {
 
 /** One traffic run: set up, measure server and load generator over `durationMs`, tear down. */
 async function trafficRun(lg, server, scenario, durationMs) {
-  await lg.call("setup", { ...scenario.workload, port: server.info.port, raw: SERVERS[server.name].raw === true });
+  const setup = await lg.call("setup", { ...scenario.workload, port: server.info.port, raw: SERVERS[server.name].raw === true });
   try {
     const serverStart = server.call("cpu");
     const measured = lg.call("measure", { durationMs });
@@ -234,6 +305,7 @@ async function trafficRun(lg, server, scenario, durationMs) {
       loadCpu: m.cpuShare,
       loadWait: m.waitShare,
       errors: m.errors,
+      deflate: scenario.deflate ? deflateFigures(setup, m, server) : undefined,
     };
   } finally {
     await lg.call("teardown");
@@ -241,8 +313,24 @@ async function trafficRun(lg, server, scenario, durationMs) {
   }
 }
 
+/**
+ * What a deflate run saw besides its rate: the server's options and answer, how much the
+ * replies shrank, and how many sampled replies were inflated and found byte-exact.
+ */
+function deflateFigures(setup, m, server) {
+  return {
+    options: server.info.deflate,
+    extensions: setup.extensions ?? "(none: uncompressed)",
+    wireRatio: m.bytes > 0 ? m.wire / m.bytes : NaN,
+    compressedShare: m.count > 0 ? m.compressed / m.count : NaN,
+    sentFrameBytes: setup.sentFrameBytes,
+    verified: (setup.verified ?? 0) + (m.verified ?? 0),
+    mismatched: (setup.mismatched ?? 0) + (m.mismatched ?? 0),
+  };
+}
+
 async function runTraffic(scenario, lg) {
-  const servers = await Promise.all(scenario.servers.map(startServer));
+  const servers = await Promise.all(scenario.servers.map((name) => startServer(name, scenario)));
   const results = Object.fromEntries(scenario.servers.map((name) => [name, []]));
   try {
     for (const server of servers) {
@@ -260,6 +348,8 @@ async function runTraffic(scenario, lg) {
           `  ${scenario.name} run ${run + 1}/${PLAN.runs} ${server.name}: ${formatNumber(result.value)} ${scenario.unit}` +
             ` (server CPU ${percent(result.serverCpu)} wait ${percent(result.serverWait)},` +
             ` load CPU ${percent(result.loadCpu)} wait ${percent(result.loadWait)}` +
+            `${result.deflate ? `, wire/message ${result.deflate.wireRatio.toFixed(3)}` : ""}` +
+            `${result.deflate?.mismatched ? `, ${result.deflate.mismatched} MISMATCHED replies` : ""}` +
             `${result.errors ? `, ${result.errors} errors` : ""})`,
         );
       }
@@ -270,29 +360,42 @@ async function runTraffic(scenario, lg) {
   return results;
 }
 
-/** A fresh server (so earlier runs leave no freed-but-kept memory), RSS before and after. */
-async function memoryRun(lg, name, count) {
-  const server = await startServer(name);
+/**
+ * A fresh server (so earlier runs leave no freed-but-kept memory), RSS before and after
+ * `count` connections of the scenario's workload ("idle" unless it names another).
+ */
+async function memoryRun(lg, name, scenario, count) {
+  const server = await startServer(name, scenario);
   const raw = SERVERS[name].raw === true;
+  const workload = scenario.workload ?? { workload: "idle" };
   try {
     // Warm-up: the first connections initialise lazily loaded code and pools.
-    await lg.call("setup", { workload: "idle", port: server.info.port, count: 100, raw });
+    await lg.call("setup", { ...workload, port: server.info.port, count: 100, raw });
     await lg.call("teardown", {});
     await waitFor(async () => (await serverConnections(server)) === 0, 10_000, "warm-up connections to close");
     const before = await server.call("mem");
     const cpuStart = await server.call("cpu");
-    await lg.call("setup", { workload: "idle", port: server.info.port, count, raw });
+    const setup = await lg.call("setup", { ...workload, port: server.info.port, count, raw });
     await waitFor(async () => (await serverConnections(server)) === count, 20_000, `${count} connections`);
     const cpuEnd = await server.call("cpu");
     const after = await server.call("mem");
     return {
       value: (after.rss - before.rss) / count,
       heapPerConnection: (after.heapUsed - before.heapUsed) / count,
+      heapCommittedPerConnection: (after.heapTotal - before.heapTotal) / count,
       serverCpu: cpuShare(cpuStart, cpuEnd),
       serverWait: waitShare(cpuStart, cpuEnd),
       loadCpu: NaN,
       loadWait: NaN,
       errors: 0,
+      deflate: scenario.deflate
+        ? {
+            options: server.info.deflate,
+            extensions: setup.extensions ?? "(none: uncompressed)",
+            verified: setup.verified,
+            mismatched: setup.mismatched,
+          }
+        : undefined,
     };
   } finally {
     await server.stop();
@@ -302,13 +405,16 @@ async function memoryRun(lg, name, count) {
 
 async function runMemory(scenario, lg) {
   const results = Object.fromEntries(scenario.servers.map((name) => [name, []]));
+  const count = scenario.connections ?? PLAN.idleConnections;
   for (let run = 0; run < PLAN.memoryRuns; run++) {
     for (const name of scenario.servers) {
-      const result = await memoryRun(lg, name, PLAN.idleConnections);
+      const result = await memoryRun(lg, name, scenario, count);
       results[name].push(result);
       log(
-        `  idle-memory run ${run + 1}/${PLAN.memoryRuns} ${name}: ${formatNumber(result.value)} B/conn RSS,` +
-          ` ${formatNumber(result.heapPerConnection)} B/conn heap`,
+        `  ${scenario.name} run ${run + 1}/${PLAN.memoryRuns} ${name}: ${formatNumber(result.value)} B/conn RSS,` +
+          ` ${formatNumber(result.heapPerConnection)} B/conn heap` +
+          `${result.deflate ? `, answer "${result.deflate.extensions}", ${result.deflate.verified}/${count} echoes verified` : ""}` +
+          `${result.deflate?.mismatched ? `, ${result.deflate.mismatched} MISMATCHED` : ""}`,
       );
     }
   }
@@ -372,13 +478,22 @@ function scenarioRows(scenario, results) {
     const isTarget = name === "ws" && scenario.target !== undefined;
     const pass = scenario.lowerIsBetter ? r <= scenario.target : r >= scenario.target;
     if (loadCpu >= 0.9) notes.push(`${scenario.name}/${name}: load generator at ${percent(loadCpu)} CPU, may be the limit`);
-    const waited = Math.max(median(runs.map((r) => r.serverWait)), median(runs.map((r) => r.loadWait)));
-    if (waited >= 0.2) notes.push(`${scenario.name}/${name}: other processes held the cores ${percent(waited)} of the time: noisy`);
+    const serverWait = median(runs.map((r) => r.serverWait));
+    const loadWait = median(runs.map((r) => r.loadWait));
+    const waited = Math.max(serverWait, loadWait);
+    if (scenario.deflate && serverWait >= 0.2 && loadWait < 0.2 && median(runs.map((r) => r.serverCpu)) >= 0.9) {
+      // "wait" is the main thread's: a server that compresses on Node's thread pool (ws)
+      // keeps its own core busy with those threads while its main thread waits for it.
+      notes.push(
+        `${scenario.name}/${name}: its main thread waited for its core ${percent(serverWait)} of the time while the process` +
+          ` used ${share(runs.map((r) => r.serverCpu))} of it: its own thread-pool (zlib) threads had the core, not only other processes`,
+      );
+    } else if (waited >= 0.2) notes.push(`${scenario.name}/${name}: other processes held the cores ${percent(waited)} of the time: noisy`);
     const errors = runs.reduce((sum, run) => sum + run.errors, 0);
     if (errors > 0) notes.push(`${scenario.name}/${name}: ${errors} connection errors`);
     rows.push([
       rows.length === 0 ? scenario.name : "",
-      name === "net" ? (scenario.kind === "memory" ? "net (floor)" : "net (ceiling)") : name,
+      name.startsWith("net") ? (scenario.kind === "memory" ? "net (floor)" : "net (ceiling)") : name,
       formatNumber(median(values)),
       scenario.unit,
       `${spreadPercent(values).toFixed(0)}%`,
@@ -394,8 +509,60 @@ function scenarioRows(scenario, results) {
   if (scenario.kind === "memory") {
     const heap = Object.entries(results).map(([name, runs]) => `${name} ${formatNumber(median(runs.map((r) => r.heapPerConnection)))}`);
     notes.push(`${scenario.name}: V8 heap per connection (B, median): ${heap.join(", ")}`);
+    const committed = Object.entries(results).map(
+      ([name, runs]) => `${name} ${formatNumber(median(runs.map((r) => r.heapCommittedPerConnection)))}`,
+    );
+    notes.push(`${scenario.name}: V8 heap committed (heapTotal) per connection (B, median): ${committed.join(", ")}`);
   }
-  return { rows, notes, verdict: results.ws ? scenarioVerdict(scenario, medians) : undefined };
+  if (scenario.deflate) notes.push(...deflateNotes(scenario, results));
+  const invalid = scenario.deflate ? deflateInvalid(results.wsraw) : undefined;
+  if (invalid !== undefined) {
+    const row = rows.find((r) => r[10] !== "");
+    if (row !== undefined) row[11] = `FAIL (${invalid})`;
+    notes.push(`${scenario.name}: FAIL whatever the ratio: wsraw ${invalid}`);
+  }
+  return { rows, notes, verdict: results.ws ? invalid === undefined && scenarioVerdict(scenario, medians) : undefined };
+}
+
+/** Why a deflate scenario's wsraw figures do not count, if they do not. */
+function deflateInvalid(runs = []) {
+  const d = runs.map((r) => r.deflate).filter(Boolean);
+  if (d.some((x) => x.mismatched > 0)) return "sent replies that differ from the messages";
+  if (d.some((x) => x.extensions.startsWith("(none"))) return "declined permessage-deflate";
+  return undefined;
+}
+
+/**
+ * For the deflate scenarios: each server's options and its answer to the Chromium offer,
+ * the compression seen (payload bytes received / message bytes, median of the runs) and
+ * the sampled replies checked byte-exact.
+ */
+function deflateNotes(scenario, results) {
+  const notes = [];
+  for (const [name, runs] of Object.entries(results)) {
+    const d = runs.map((r) => r.deflate).filter(Boolean);
+    if (d.length === 0) continue;
+    const answers = [...new Set(d.map((x) => x.extensions))].join(" | ");
+    notes.push(`${scenario.name}/${name}: ${d[0].options}; answer to "${CHROMIUM_OFFER}": ${answers}`);
+    const verified = d.reduce((sum, x) => sum + (x.verified ?? 0), 0);
+    const mismatched = d.reduce((sum, x) => sum + (x.mismatched ?? 0), 0);
+    const checked = `${verified.toLocaleString("en-US")} sampled replies checked byte-exact (inflated when compressed)` +
+      (mismatched > 0 ? `, ${mismatched.toLocaleString("en-US")} MISMATCHED` : "");
+    if (scenario.kind === "memory") {
+      notes.push(`${scenario.name}/${name}: ${checked}`);
+      continue;
+    }
+    const wire = median(d.map((x) => x.wireRatio));
+    const compressed = median(d.map((x) => x.compressedShare));
+    const sent = d[0].sentFrameBytes;
+    const size = scenario.workload.size;
+    notes.push(
+      `${scenario.name}/${name}: compression seen: wire/message ${Number.isFinite(wire) ? wire.toFixed(3) : "n/a"}` +
+        ` (${percent(compressed)} of replies compressed); sent ${sent === undefined ? "?" : formatNumber(sent)} B frames` +
+        ` per ${size.toLocaleString("en-US")} B message; ${checked}`,
+    );
+  }
+  return notes;
 }
 
 /** Median of per-run shares as a percentage, "-" where not measured. */

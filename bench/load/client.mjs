@@ -10,7 +10,10 @@
  * Workloads: "echo" (N connections, k messages in flight on each: one new message per
  * echo received), "handshake" (open, upgrade, close handshake, repeat; c at a time),
  * "broadcast" (N receivers on /broadcast, one of them publishing with a bounded window of
- * broadcasts in flight) and "idle" (N connections that send nothing).
+ * broadcasts in flight) and "idle" (N connections that send nothing); and their
+ * permessage-deflate versions (bench/load/deflate.mjs): "deflate-echo", "deflate-broadcast"
+ * and "deflate-idle" (N connections that each send one compressed message, get its echo,
+ * then sit there).
  */
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
@@ -26,6 +29,15 @@ import {
   repeated,
   upgradeRequest,
 } from "./frames.mjs";
+import {
+  CHROMIUM_OFFER,
+  MessageReader,
+  ReplyInflater,
+  clientMessageFrame,
+  distinctMessages,
+  frameRing,
+  parseDeflateResponse,
+} from "./deflate.mjs";
 import { cpuShare, cpuSnapshot, serveRequests, waitShare } from "./rpc.mjs";
 
 /** Connections being opened at once (stays below the listen backlog). */
@@ -33,20 +45,26 @@ const OPEN_CONCURRENCY = 200;
 const OPEN_TIMEOUT_MS = 20_000;
 const CLOSE_TIMEOUT_MS = 5_000;
 
-/** Counters of the running workload; `measure` reads their difference over its window. */
-const stats = { count: 0, bytes: 0, errors: 0 };
+/**
+ * Counters of the running workload; `measure` reads their difference over its window.
+ * The deflate workloads also count `wire` (payload bytes as received, compressed or not),
+ * `compressed` (messages that arrived with RSV1), and replies inflated and compared with
+ * what was sent: `verified` (byte-exact) and `mismatched`.
+ */
+const stats = { count: 0, bytes: 0, errors: 0, wire: 0, compressed: 0, verified: 0, mismatched: 0 };
 let workload;
 
 // ---- Connections ----
 
 /**
- * Opens the connection `conn` = `{ port, path, raw, onChunk }` describes and, unless `raw`,
- * performs the opening handshake. Resolves with `conn`, now with `socket` and `closed`,
- * once it can carry frames; `onChunk(chunk)` then gets every chunk the server sends (the
- * first may be what followed the 101 response).
+ * Opens the connection `conn` = `{ port, path, raw, onChunk, offer }` describes and, unless
+ * `raw`, performs the opening handshake (offering the extensions `offer` names, if any).
+ * Resolves with `conn`, now with `socket`, `closed` and `extensions` (the response's
+ * Sec-WebSocket-Extensions), once it can carry frames; `onChunk(chunk)` then gets every
+ * chunk the server sends (the first may be what followed the 101 response).
  */
 function openConnection(conn) {
-  const { port, path, raw, onChunk } = conn;
+  const { port, path, raw, onChunk, offer } = conn;
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: "127.0.0.1" });
     socket.setNoDelay(true);
@@ -69,7 +87,7 @@ function openConnection(conn) {
       });
       return;
     }
-    socket.once("connect", () => socket.write(upgradeRequest(port, path)));
+    socket.once("connect", () => socket.write(upgradeRequest(port, path, offer)));
     const reader = new HandshakeReader();
     const onHead = (chunk) => {
       let rest;
@@ -81,6 +99,7 @@ function openConnection(conn) {
       }
       if (rest === undefined) return;
       clearTimeout(timer);
+      conn.extensions = reader.extensions;
       socket.off("error", fail);
       socket.off("data", onHead);
       socket.on("data", onChunk);
@@ -91,14 +110,18 @@ function openConnection(conn) {
   });
 }
 
-/** Opens `count` connections, `OPEN_CONCURRENCY` at a time; `describe(i)` gives the i-th. */
-async function openMany(count, describe) {
+/**
+ * Opens `count` connections, `OPEN_CONCURRENCY` at a time; `describe(i)` gives the i-th,
+ * and `afterOpen(conn, i)`, when given, is awaited before that worker opens the next.
+ */
+async function openMany(count, describe, afterOpen) {
   const conns = new Array(count);
   let next = 0;
   const worker = async () => {
     while (next < count) {
       const i = next++;
       conns[i] = await openConnection(describe(i));
+      if (afterOpen !== undefined) await afterOpen(conns[i], i);
     }
   };
   await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, count) }, worker));
@@ -351,20 +374,287 @@ async function idleWorkload({ port, count, raw }) {
   };
 }
 
+// ---- permessage-deflate workloads ----
+
+/**
+ * The agreed permessage-deflate parameters of `conns` (undefined: the server declined the
+ * offer and they run uncompressed). Every connection of a workload must have got the
+ * same answer: the frames they send are made once for all.
+ */
+function agreedParams(conns) {
+  const answer = conns[0].extensions;
+  const odd = conns.find((c) => c.extensions !== answer);
+  if (odd !== undefined) throw new Error(`servers answered the same offer differently: "${answer}" and "${odd.extensions}"`);
+  return parseDeflateResponse(answer);
+}
+
+/**
+ * Receives one connection's messages: every one is counted (`stats.count`, `stats.bytes`
+ * as the uncompressed size, `stats.wire`, `stats.compressed`) and `onMessage()` called;
+ * when `sampled`, each is also inflated and compared with `expected(k)`, the k-th message
+ * (from 0) that connection should get. Returns `{ push(chunk), close() }`.
+ *
+ * Unsampled connections only read frame headers: counting them costs what it costs in the
+ * uncompressed scenarios.
+ */
+function deflateReceiver({ sampled, expected, size, onMessage, isRunning }) {
+  let inflater;
+  let received = 0;
+  const onClose = () => {
+    if (isRunning()) stats.errors++; // the server closed on us: it refused something
+  };
+  if (sampled) {
+    const reader = new MessageReader(
+      (payload, compressed) => {
+        const want = expected(received++);
+        stats.count++;
+        stats.bytes += size;
+        stats.wire += payload.length;
+        if (compressed) {
+          stats.compressed++;
+          if (receiverParams === undefined) {
+            stats.mismatched++; // RSV1 on a connection that agreed on no extension
+            onMessage();
+            return;
+          }
+          let out;
+          try {
+            inflater ??= new ReplyInflater(receiverParams);
+            out = inflater.inflate(payload);
+          } catch {
+            out = undefined; // not valid DEFLATE data: a mismatch
+          }
+          if (out?.equals(want)) stats.verified++;
+          else stats.mismatched++;
+        } else if (payload.equals(want)) stats.verified++;
+        else stats.mismatched++;
+        onMessage();
+      },
+      (opcode) => {
+        if (opcode === Opcode.Close) onClose();
+      },
+    );
+    let receiverParams;
+    return {
+      setParams: (params) => (receiverParams = params),
+      push: (chunk) => reader.push(chunk),
+      close: () => inflater?.close(),
+    };
+  }
+  let compressedMessage = false;
+  const counter = new FrameCounter((opcode, length, first) => {
+    if (opcode >= 8) {
+      if (opcode === Opcode.Close) onClose();
+      return;
+    }
+    stats.wire += length;
+    if (opcode !== 0) compressedMessage = (first & 0x40) !== 0;
+    if ((first & 0x80) === 0) return; // a fragment: the message counts at its last frame
+    stats.count++;
+    stats.bytes += size;
+    if (compressedMessage) stats.compressed++;
+    onMessage();
+  });
+  return { setParams: () => {}, push: (chunk) => counter.push(chunk), close: () => {} };
+}
+
+/**
+ * Echo with permessage-deflate as Chromium offers it: N connections with `inFlight`
+ * messages each, one new message for each echo received. The messages are a cycle of
+ * distinct JSON documents of `size` bytes, compressed once (see deflate.mjs) as the
+ * server's answer allows; every `sampleEvery`-th connection inflates and checks every reply.
+ */
+async function deflateEchoWorkload({ port, connections, inFlight, size, sampleEvery }) {
+  const messages = distinctMessages(size);
+  let running = true;
+  let ring;
+  const conns = await openMany(connections, (i) => {
+    const first = i % messages.length;
+    let sent = 0;
+    let replies = 0;
+    const receiver = deflateReceiver({
+      sampled: i % sampleEvery === 0,
+      expected: (k) => messages[(first + k) % messages.length],
+      size,
+      onMessage: () => replies++,
+      isRunning: () => running,
+    });
+    const conn = {
+      port,
+      path: "/echo",
+      offer: CHROMIUM_OFFER,
+      receiver,
+      start() {
+        conn.socket.write(ring.bytes.subarray(ring.offsets[first], ring.offsets[first + inFlight]));
+        sent = inFlight;
+      },
+      onChunk(chunk) {
+        receiver.push(chunk);
+        if (replies > 0 && running) {
+          const at = (first + sent) % messages.length;
+          conn.socket.write(ring.bytes.subarray(ring.offsets[at], ring.offsets[at + replies]));
+          sent += replies;
+        }
+        replies = 0;
+      },
+    };
+    return conn;
+  });
+  const params = agreedParams(conns);
+  ring = frameRing(messages, inFlight, (m) => clientMessageFrame(Opcode.Text, m, params));
+  for (const conn of conns) conn.receiver.setParams(params);
+  for (const conn of conns) conn.start();
+  return {
+    extensions: conns[0].extensions,
+    sentFrameBytes: ring.frameBytes,
+    async teardown() {
+      running = false;
+      await closeAll(conns);
+      for (const conn of conns) conn.receiver.close();
+    },
+  };
+}
+
+/**
+ * The broadcast workload with permessage-deflate: `connections` receivers on /broadcast,
+ * the first also publishing (compressed, a cycle of distinct JSON documents of `size`
+ * bytes), at most `window` broadcasts in flight. Every `sampleEvery`-th receiver inflates
+ * and checks every message it gets; all count.
+ */
+async function deflateBroadcastWorkload({ port, connections, window, size, sampleEvery }) {
+  const messages = distinctMessages(size);
+  const reached = new Int32Array(window);
+  let running = true;
+  let toSend = 0;
+  let published = 0;
+  let flushScheduled = false;
+  let publisher;
+  let ring;
+  const publish = (n) => {
+    const at = published % messages.length;
+    publisher.socket.write(ring.bytes.subarray(ring.offsets[at], ring.offsets[at + n]));
+    published += n;
+  };
+  const flush = () => {
+    flushScheduled = false;
+    if (running && toSend > 0) publish(toSend);
+    toSend = 0;
+  };
+  const conns = await openMany(connections, (i) => {
+    let received = 0;
+    const receiver = deflateReceiver({
+      sampled: i % sampleEvery === 0,
+      expected: (k) => messages[k % messages.length],
+      size,
+      isRunning: () => running,
+      onMessage: () => {
+        const slot = ++received % window;
+        if (++reached[slot] === connections) {
+          reached[slot] = 0;
+          toSend++;
+          if (!flushScheduled) {
+            flushScheduled = true;
+            process.nextTick(flush);
+          }
+        }
+      },
+    });
+    return { port, path: "/broadcast", offer: CHROMIUM_OFFER, receiver, onChunk: (chunk) => receiver.push(chunk) };
+  });
+  const params = agreedParams(conns);
+  ring = frameRing(messages, window, (m) => clientMessageFrame(Opcode.Text, m, params));
+  for (const conn of conns) conn.receiver.setParams(params);
+  publisher = conns[0];
+  publish(window);
+  return {
+    extensions: conns[0].extensions,
+    sentFrameBytes: ring.frameBytes,
+    async teardown() {
+      running = false;
+      await closeAll(conns);
+      for (const conn of conns) conn.receiver.close();
+    },
+  };
+}
+
+/**
+ * `count` connections offering permessage-deflate as Chromium does, each of which sends
+ * one message of `size` bytes (a JSON document, compressed if the server accepted),
+ * inflates and checks its echo, then sits idle. Setup resolves once every echo is back.
+ */
+async function deflateIdleWorkload({ port, count, size, path = "/echo" }) {
+  const messages = distinctMessages(size);
+  const frames = new Map(); // the agreed answer -> the frames made for it
+  let settled = 0;
+  const conns = await openMany(
+    count,
+    () => {
+      const conn = {
+        port,
+        path,
+        offer: CHROMIUM_OFFER,
+        onChunk: (chunk) => conn.receiver?.push(chunk),
+      };
+      conn.echoed = new Promise((resolve) => (conn.gotEcho = resolve));
+      return conn;
+    },
+    async (conn, i) => {
+      const params = parseDeflateResponse(conn.extensions);
+      const key = conn.extensions ?? "";
+      if (!frames.has(key)) frames.set(key, messages.map((m) => clientMessageFrame(Opcode.Text, m, params)));
+      conn.receiver = deflateReceiver({
+        sampled: true,
+        expected: () => messages[i % messages.length],
+        size,
+        isRunning: () => true,
+        onMessage: () => {
+          settled++;
+          conn.gotEcho();
+        },
+      });
+      if (params !== undefined) conn.receiver.setParams(params);
+      conn.socket.write(frames.get(key)[i % messages.length]);
+      await within(conn.echoed, OPEN_TIMEOUT_MS);
+      // Free the reader (and its inflater) on our side: only the server's memory counts.
+      conn.receiver.close();
+      conn.receiver = { push: () => {} };
+    },
+  );
+  if (settled !== count) throw new Error(`${count - settled} of ${count} connections got no echo`);
+  const answers = new Set(conns.map((c) => c.extensions ?? "(none)"));
+  return {
+    opened: conns.length,
+    extensions: [...answers].join(" | "),
+    async teardown({ serverGone = false }) {
+      await closeAll(conns, { sendClose: !serverGone });
+    },
+  };
+}
+
 const WORKLOADS = {
   echo: echoWorkload,
   handshake: handshakeWorkload,
   broadcast: broadcastWorkload,
   idle: idleWorkload,
+  "deflate-echo": deflateEchoWorkload,
+  "deflate-broadcast": deflateBroadcastWorkload,
+  "deflate-idle": deflateIdleWorkload,
 };
 
 serveRequests({
   async setup(args) {
     if (workload !== undefined) throw new Error("a workload is already running");
-    stats.count = stats.bytes = stats.errors = 0;
+    for (const key of Object.keys(stats)) stats[key] = 0;
     const started = performance.now();
     workload = await WORKLOADS[args.workload](args);
-    return { setupMs: performance.now() - started, opened: workload.opened };
+    return {
+      setupMs: performance.now() - started,
+      opened: workload.opened,
+      extensions: workload.extensions,
+      sentFrameBytes: workload.sentFrameBytes,
+      verified: stats.verified,
+      mismatched: stats.mismatched,
+    };
   },
   async measure({ durationMs }) {
     // A workload in a child process (the native handshake lanes) counts there.
@@ -380,6 +670,10 @@ serveRequests({
       count: stats.count - before.count + child("count"),
       bytes: stats.bytes - before.bytes,
       errors: stats.errors - before.errors + child("errors"),
+      wire: stats.wire - before.wire,
+      compressed: stats.compressed - before.compressed,
+      verified: stats.verified - before.verified,
+      mismatched: stats.mismatched - before.mismatched,
       seconds: (cpuAfter.wallMs - cpuBefore.wallMs) / 1000,
       cpuShare: cpuShare(cpuBefore, end),
       waitShare: waitShare(cpuBefore, end),

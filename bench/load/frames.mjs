@@ -12,8 +12,11 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 export const KEY = randomBytes(16).toString("base64");
 export const EXPECTED_ACCEPT = createHash("sha1").update(KEY + GUID).digest("base64");
 
-/** The opening handshake request of RFC 6455 §4.1 (what a browser sends, minus cookies). */
-export function upgradeRequest(port, path) {
+/**
+ * The opening handshake request of RFC 6455 §4.1 (what a browser sends, minus cookies);
+ * `extensions`, when given, is sent as Sec-WebSocket-Extensions.
+ */
+export function upgradeRequest(port, path, extensions) {
   return Buffer.from(
     `GET ${path} HTTP/1.1\r\n` +
       `Host: 127.0.0.1:${port}\r\n` +
@@ -21,6 +24,7 @@ export function upgradeRequest(port, path) {
       "Connection: Upgrade\r\n" +
       `Sec-WebSocket-Key: ${KEY}\r\n` +
       "Sec-WebSocket-Version: 13\r\n" +
+      (extensions === undefined ? "" : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
       "\r\n",
     "latin1",
   );
@@ -73,7 +77,8 @@ const MAX_HEADER = 14;
  * skipped, even when they span many chunks; only a header cut by a chunk boundary is
  * copied (at most 14 bytes). A frame counts when its last byte has arrived:
  * `onFrame(opcode, payloadLength)`. Handles masked frames too (the net echo server sends
- * the client's frames back as they were).
+ * the client's frames back as they were). A third argument, the frame's first byte (FIN,
+ * RSV1-3, opcode), is there for those who want the bits.
  */
 export class FrameCounter {
   constructor(onFrame) {
@@ -82,6 +87,7 @@ export class FrameCounter {
     this.skip = 0;
     this.skipOpcode = 0;
     this.skipLength = 0;
+    this.skipFirst = 0;
     this.header = Buffer.allocUnsafe(MAX_HEADER);
     this.headerLength = 0;
   }
@@ -93,7 +99,7 @@ export class FrameCounter {
       const take = Math.min(this.skip, length);
       this.skip -= take;
       pos = take;
-      if (this.skip === 0) this.onFrame(this.skipOpcode, this.skipLength);
+      if (this.skip === 0) this.onFrame(this.skipOpcode, this.skipLength, this.skipFirst);
     }
     if (this.headerLength > 0 && pos < length) {
       // Complete the header that the last chunk cut, in the 14-byte scratch buffer.
@@ -125,12 +131,13 @@ export class FrameCounter {
     const payloadLength = payloadLengthOf(source, at);
     const available = length - pos;
     if (available >= payloadLength) {
-      this.onFrame(opcode, payloadLength);
+      this.onFrame(opcode, payloadLength, source[at]);
       return pos + payloadLength;
     }
     this.skip = payloadLength - available;
     this.skipOpcode = opcode;
     this.skipLength = payloadLength;
+    this.skipFirst = source[at];
     return length;
   }
 }
@@ -154,11 +161,13 @@ function payloadLengthOf(buf, pos) {
 /**
  * Reads the 101 response of the opening handshake from the start of a stream. `push`
  * returns undefined while the head is incomplete, then the bytes after it (frames); it
- * throws when the answer is not a valid 101 for our key.
+ * throws when the answer is not a valid 101 for our key. After it, `extensions` is the
+ * response's Sec-WebSocket-Extensions value (undefined when there is none).
  */
 export class HandshakeReader {
   constructor() {
     this.head = "";
+    this.extensions = undefined;
   }
 
   push(chunk) {
@@ -171,6 +180,8 @@ export class HandshakeReader {
     const head = this.head.slice(0, end);
     if (!head.startsWith("HTTP/1.1 101")) throw new Error(`handshake refused: ${head.split("\r\n")[0]}`);
     if (!head.includes(EXPECTED_ACCEPT)) throw new Error("handshake: wrong Sec-WebSocket-Accept");
+    const extensions = [...head.matchAll(/\r\nSec-WebSocket-Extensions:[ \t]*([^\r]*)/gi)].map((m) => m[1].trim());
+    if (extensions.length > 0) this.extensions = extensions.join(", ");
     return chunk.subarray(chunk.length - (this.head.length - end - 4));
   }
 }

@@ -3,7 +3,7 @@
  * answers the orchestrator's requests over IPC:
  *   cpu   -> { cpuMs, wallMs }            (process.cpuUsage() user+sys, performance.now())
  *   stats -> { connections }              (open connections as the server counts them)
- *   mem   -> { rss, heapUsed, external }  (after full garbage collections)
+ *   mem   -> { rss, heapTotal, heapUsed, external, arrayBuffers }  (after full garbage collections)
  */
 import { cpuSnapshot, serveRequests } from "../load/rpc.mjs";
 
@@ -22,9 +22,10 @@ async function collect() {
 
 /**
  * `start()` resolves with the bound port; `connections()` returns the server's count of
- * open connections.
+ * open connections. `info` goes to the orchestrator with the port (the deflate scenarios
+ * print the options each server runs with from it).
  */
-export async function runBenchServer(name, { start, connections }) {
+export async function runBenchServer(name, { start, connections, info = {} }) {
   const port = await start();
   serveRequests(
     {
@@ -32,13 +33,19 @@ export async function runBenchServer(name, { start, connections }) {
       stats: () => ({ connections: connections() }),
       mem: async () => {
         await collect();
-        const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
-        return { rss, heapUsed, external, arrayBuffers };
+        const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+        return { rss, heapTotal, heapUsed, external, arrayBuffers };
       },
     },
-    { name, port },
+    { name, port, ...info },
   );
 }
+
+/**
+ * BENCH_PERMESSAGE_DEFLATE=1 (set by bench/run.mjs for the deflate-* scenarios): the server
+ * under test enables permessage-deflate with its defaults.
+ */
+export const PERMESSAGE_DEFLATE = process.env.BENCH_PERMESSAGE_DEFLATE === "1";
 
 /** maxPayload for every server under test: well above the largest scenario message. */
 export const MAX_PAYLOAD = 16 * 1024 * 1024;

@@ -8,6 +8,12 @@
  * instead: the 101 with its Sec-WebSocket-Accept (no other check; the request must arrive
  * in one chunk, as the load generator's does on loopback), then a close frame and FIN in
  * answer to the client's close frame. That is the handshake scenario's ceiling.
+ *
+ * With BENCH_PERMESSAGE_DEFLATE=1 (the deflate echo scenarios' ceiling) the 101 also
+ * accepts permessage-deflate with no context takeover on either side, and then every byte
+ * is written back as it came: the client's compressed frames return still compressed (and
+ * masked), with no zlib work here at all. That is how fast the load generator can send,
+ * receive and check compressed messages.
  */
 import { createHash } from "node:crypto";
 import { createServer } from "node:net";
@@ -15,6 +21,7 @@ import { runBenchServer } from "./harness.mjs";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const CLOSE_1000 = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
+const DEFLATE = process.env.BENCH_PERMESSAGE_DEFLATE === "1";
 
 let open = 0;
 const server = createServer({ noDelay: true }, (socket) => {
@@ -37,13 +44,21 @@ const server = createServer({ noDelay: true }, (socket) => {
 function handshake(socket, head) {
   const key = /\r\nSec-WebSocket-Key: *([^\r]*)\r\n/i.exec(head)?.[1] ?? "";
   const accept = createHash("sha1").update(key + GUID).digest("base64");
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  const extensions = DEFLATE
+    ? "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"
+    : "";
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extensions}\r\n`);
+  if (DEFLATE) {
+    socket.on("data", (chunk) => socket.write(chunk));
+    return;
+  }
   socket.on("data", (chunk) => {
     if ((chunk[0] & 0x0f) === 0x8) socket.end(CLOSE_1000);
   });
 }
 
 await runBenchServer("net", {
+  info: { deflate: DEFLATE ? "no zlib: echoes the compressed frames as they came" : "none" },
   start: () =>
     new Promise((resolve, reject) => {
       server.once("error", reject);

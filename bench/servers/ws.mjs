@@ -1,5 +1,6 @@
 /**
- * `ws` under test, written the way its README does it: `perMessageDeflate: false`, echo
+ * `ws` under test, written the way its README does it: `perMessageDeflate: false` (`true`,
+ * its defaults, with BENCH_PERMESSAGE_DEFLATE=1), echo
  * with `ws.send(data, { binary: isBinary })`, and broadcast as the idiomatic loop over
  * `wss.clients` (every client of the broadcast scenario is on `/broadcast`), with one
  * `send` per client (ws encodes the frame again for each).
@@ -8,9 +9,20 @@
  * optional native add-on when it is installed.
  */
 import { WebSocket, WebSocketServer } from "ws";
-import { MAX_PAYLOAD, runBenchServer } from "./harness.mjs";
+import { MAX_PAYLOAD, PERMESSAGE_DEFLATE, runBenchServer } from "./harness.mjs";
 
-const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false, maxPayload: MAX_PAYLOAD });
+const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: PERMESSAGE_DEFLATE, maxPayload: MAX_PAYLOAD });
+
+/**
+ * What `perMessageDeflate: true` means in this ws (lib/permessage-deflate.js and
+ * lib/websocket-server.js): threshold 1024 B, zlib's default level (Z_DEFAULT_COMPRESSION,
+ * i.e. 6) and memLevel 8, window 15, context takeover kept on both sides unless the client
+ * asks otherwise, at most 10 zlib calls at once (concurrencyLimit), zlib in the thread pool.
+ */
+const DEFLATE_OPTIONS = PERMESSAGE_DEFLATE
+  ? "perMessageDeflate: true (ws defaults: threshold 1024, level zlib default (6), memLevel 8, window bits 15, " +
+    "context takeover on both sides unless the client asks, concurrencyLimit 10)"
+  : "perMessageDeflate: false";
 
 wss.on("connection", (ws, req) => {
   if (req.url === "/broadcast") {
@@ -31,4 +43,5 @@ await runBenchServer(process.env.WS_NO_BUFFER_UTIL ? "ws" : "ws+bufferutil", {
       wss.once("listening", () => resolve(wss.address().port));
     }),
   connections: () => wss.clients.size,
+  info: { deflate: DEFLATE_OPTIONS },
 });

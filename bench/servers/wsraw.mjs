@@ -3,18 +3,26 @@
  * (src/apps/echo.ts), `/broadcast` sends every message to every connection on
  * `/broadcast`, the sender included, encoded once (`server.group(...).broadcast`).
  *
+ * BENCH_PERMESSAGE_DEFLATE=1 (the deflate-* scenarios): `perMessageDeflate: true`, wsraw's
+ * defaults.
+ *
  * BENCH_WSRAW_DIST=/path/to/dist measures another build (a patched copy) instead of
  * ../../dist, to compare a change against the current code in the same conditions.
  */
 import { pathToFileURL } from "node:url";
-import { MAX_PAYLOAD, runBenchServer } from "./harness.mjs";
+import { MAX_PAYLOAD, PERMESSAGE_DEFLATE, runBenchServer } from "./harness.mjs";
 
 const entry = process.env.BENCH_WSRAW_DIST
   ? pathToFileURL(`${process.env.BENCH_WSRAW_DIST}/index.js`).href
   : "../../dist/index.js";
 const { createServer, requireWebSocket } = await import(entry);
 
-const server = createServer({ maxPayload: MAX_PAYLOAD });
+const server = createServer(PERMESSAGE_DEFLATE ? { maxPayload: MAX_PAYLOAD, perMessageDeflate: true } : { maxPayload: MAX_PAYLOAD });
+
+const DEFLATE_OPTIONS = PERMESSAGE_DEFLATE
+  ? "perMessageDeflate: true (wsraw defaults: threshold 1024, level 1, memLevel 8, window bits 15, " +
+    "server_no_context_takeover and client_no_context_takeover answered always)"
+  : "perMessageDeflate: off";
 
 server.route(
   "/echo",
@@ -34,4 +42,5 @@ server.route(
 await runBenchServer("wsraw", {
   start: async () => (await server.listen(0, "127.0.0.1")).port,
   connections: () => server.connections,
+  info: { deflate: DEFLATE_OPTIONS },
 });
