@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * The `wsraw` command:
- *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate]
- *   wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate]
+ *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate] [--tls-cert F --tls-key F]
+ *   wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate] [--tls-cert F --tls-key F]
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { serveDemo } from "./apps/demo.js";
 import { redisChatRooms } from "./apps/redis-chat-rooms.js";
@@ -18,7 +19,8 @@ const USAGE = `usage:
       redis://127.0.0.1:6379, needs the redis package), every demo on that Redis shares
       the chat rooms
   Both accept permessage-deflate (RFC 7692) when the client offers it, keeping no
-  compression context between messages; --no-deflate declines it.`;
+  compression context between messages; --no-deflate declines it. With --tls-cert and
+  --tls-key (PEM files) both serve wss:// and https:// instead.`;
 
 function fail(message: string): never {
   console.error(`wsraw: ${message}\n${USAGE}`);
@@ -45,6 +47,8 @@ async function main(argv: string[]): Promise<void> {
         "heartbeat-ms": { type: "string" },
         redis: { type: "string" },
         "no-deflate": { type: "boolean" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -63,6 +67,7 @@ async function main(argv: string[]): Promise<void> {
     heartbeat: heartbeatMs ? { intervalMs: heartbeatMs, timeoutMs: heartbeatMs } : undefined,
     // On unless told otherwise, so that browsers and test suites exercise it.
     perMessageDeflate: !parsed["no-deflate"],
+    tls: tlsOptions(parsed["tls-cert"], parsed["tls-key"]),
   };
 
   let server: WsrawServer;
@@ -94,7 +99,8 @@ async function main(argv: string[]): Promise<void> {
 
   const address = await server.listen(port, host);
   const url = `${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-  console.log(command === "demo" ? `wsraw demo: open http://${url}/` : `wsraw echo: listening on ws://${url}/`);
+  const secure = options.tls !== undefined ? "s" : "";
+  console.log(command === "demo" ? `wsraw demo: open http${secure}://${url}/` : `wsraw echo: listening on ws${secure}://${url}/`);
 
   const shutdown = (): void => {
     server
@@ -104,6 +110,20 @@ async function main(argv: string[]): Promise<void> {
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
+}
+
+/** The key and certificate for wss://, read from their PEM files; both or neither. */
+function tlsOptions(certFile: string | undefined, keyFile: string | undefined): ServerOptions["tls"] {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) fail("--tls-cert and --tls-key go together");
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      return fail(`${flag}: cannot read ${file}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read("--tls-cert", certFile), key: read("--tls-key", keyFile) };
 }
 
 /** Connects `server` to the others on the Redis at `url` (the optional `redis` package). */
