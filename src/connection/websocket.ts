@@ -206,9 +206,40 @@ export class WebSocket implements AsyncIterable<Message> {
   /**
    * The next message, waiting for one if none is queued; `null` once the connection is
    * closing or closed and every queued message has been read.
+   *
+   * With `signal`, the wait can be given up: when the signal aborts first, the promise
+   * rejects with its reason and nothing else changes (the connection stays open, queued
+   * and later messages wait for the next reader).
+   *
+   * @example
+   * ```ts
+   * const message = await ws.wait({ signal: AbortSignal.timeout(5_000) }); // throws TimeoutError
+   * ```
    */
-  wait(): Promise<Message | null> {
-    return this.nextMessage(undefined) as Promise<Message | null>;
+  wait(options?: { signal?: AbortSignal }): Promise<Message | null> {
+    const signal = options?.signal;
+    if (signal === undefined) return this.nextMessage(undefined) as Promise<Message | null>;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const message = this.read();
+    if (message !== null || this.noMoreMessages()) return Promise.resolve(message);
+    return new Promise((resolve, reject) => {
+      // Giving up takes this reader out of the line and nothing else: the connection stays
+      // open and every message stays queued for the next reader, as after an
+      // asyncio.timeout around Python websockets' recv().
+      const onAbort = (): void => {
+        this.removeWaiter(waiter);
+        reject(signal.reason);
+      };
+      const waiter: Waiter = {
+        resolve: (value) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(value as Message | null);
+        },
+        iterating: false,
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.addWaiter(waiter);
+    });
   }
 
   /** A queued message, or `null` when none is queued. Never waits. */
@@ -612,9 +643,23 @@ export class WebSocket implements AsyncIterable<Message> {
       } else {
         waiter = { resolve, iterating: iterator !== undefined };
       }
-      if (this.waiter === undefined) this.waiter = waiter;
-      else (this.laterWaiters ??= []).push(waiter);
+      this.addWaiter(waiter);
     });
+  }
+
+  private addWaiter(waiter: Waiter): void {
+    if (this.waiter === undefined) this.waiter = waiter;
+    else (this.laterWaiters ??= []).push(waiter);
+  }
+
+  /** Takes a reader that gave up out of the line. */
+  private removeWaiter(waiter: Waiter): void {
+    if (this.waiter === waiter) {
+      this.waiter = this.laterWaiters?.shift();
+      return;
+    }
+    const index = this.laterWaiters?.indexOf(waiter) ?? -1;
+    if (index !== -1) this.laterWaiters!.splice(index, 1);
   }
 
   /** Removes and returns the reader waiting longest, if any. */
