@@ -246,3 +246,33 @@ sendButton.addEventListener("click", sendChat);
 onEnter(textInput, sendChat);
 onEnter(nameInput, join);
 onEnter(roomInput, join);
+
+// ---- Server counters: /stats, refreshed every second ----
+
+const statsPanel = $("stats_panel");
+
+function showStats(stats) {
+  const rows = [
+    ["open connections", stats.connections],
+    ["handshakes accepted", stats.handshakes.accepted],
+    ["handshakes refused", Object.entries(stats.handshakes.refused).map(([status, n]) => `${status}: ${n}`).join(", ") || "0"],
+    ["messages in / out", `${stats.messages.in} / ${stats.messages.out}`],
+    ["bytes in / out", `${stats.bytes.in} / ${stats.bytes.out}`],
+    ["close codes", Object.entries(stats.closeCodes).map(([code, n]) => `${code}: ${n}`).join(", ") || "none yet"],
+    ["backpressure pauses", stats.backpressurePauses],
+    ["slow members skipped", stats.slowMembersSkipped],
+  ];
+  statsPanel.replaceChildren(...rows.flatMap(([name, value]) => [el("dt", "", name), el("dd", "", String(value))]));
+}
+
+async function refreshStats() {
+  try {
+    const response = await fetch("/stats", { cache: "no-store" });
+    if (response.ok) showStats(await response.json());
+  } catch {
+    // The server is restarting: the next tick tries again.
+  }
+}
+
+refreshStats();
+setInterval(refreshStats, 1000);

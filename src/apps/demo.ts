@@ -1,11 +1,12 @@
-import { type ServerOptions, type WsrawServer, acceptWebSocket, createServer } from "../server/index.js";
+import { type ServerOptions, type WsrawServer, acceptWebSocket, createServer, httpOnly } from "../server/index.js";
 import { type ChatRooms, chatRoute, localChatRooms } from "./chat.js";
 import { echo } from "./echo.js";
 import { fileRoute, packageFile } from "./static-files.js";
 
 /**
  * The demo of `npm start`: the seed's page at `/` (echo over `/echo`, chat over `/chat`),
- * its script and style, and the browser client at `/client.js`.
+ * its script and style, the browser client at `/client.js`, and the server's counters
+ * at `/stats` (JSON), which the page shows live.
  */
 export function createDemoServer(options: ServerOptions = {}): WsrawServer {
   return serveDemo(createServer(options));
@@ -31,6 +32,15 @@ export function serveDemo(server: WsrawServer, chatRooms: ChatRooms = localChatR
         await echo(req.websocket!);
       }),
     )
-    .route("/chat", chatRoute(server, chatRooms));
+    .route("/chat", chatRoute(server, chatRooms))
+    // The server's counters, for the page's panel and for anyone watching.
+    .route(
+      "/stats",
+      httpOnly(() => ({
+        status: 200,
+        headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+        body: JSON.stringify(server.stats()),
+      })),
+    );
   return server;
 }

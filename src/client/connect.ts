@@ -1,6 +1,7 @@
 import { type Socket, connect as netConnect, isIP } from "node:net";
 import { type SecureContextOptions, connect as tlsConnect } from "node:tls";
 import { Heartbeat, type HeartbeatOptions } from "../connection/liveness.js";
+import { ConnectionStats } from "../connection/stats.js";
 import { type Compression, type ConnectionOptions, WebSocket } from "../connection/websocket.js";
 import { type PerMessageDeflateOptions, deflateSettings, zlibAvailable } from "../deflate/index.js";
 import { DEFAULT_MAX_PAYLOAD } from "../frame/index.js";
@@ -197,6 +198,7 @@ function connectionOptions(options: ConnectOptions): ConnectionOptions {
     maxBufferedAmount: options.maxBufferedAmount ?? 64 * 1024 * 1024,
     closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
     answerAppPings: false,
+    stats: new ConnectionStats(),
   };
 }
 

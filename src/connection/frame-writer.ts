@@ -48,8 +48,8 @@ export class FrameWriter {
     return this.pendingBytes + this.socket.writableLength;
   }
 
-  /** Queues a complete text frame. */
-  text(text: string): void {
+  /** Queues a complete text frame; returns its payload's size in bytes. */
+  text(text: string): number {
     const length = Buffer.byteLength(text);
     if (length <= MERGE_THRESHOLD) {
       const key = this.masking ? randomMaskKey() : undefined;
@@ -65,6 +65,7 @@ export class FrameWriter {
     } else {
       this.frame(Opcode.Text, Buffer.from(text, "utf8"));
     }
+    return length;
   }
 
   /**

@@ -16,6 +16,7 @@ import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
 import { FrameWriter } from "./frame-writer.js";
 import { MessageQueue } from "./message-queue.js";
+import type { ConnectionStats } from "./stats.js";
 import type { SharedMessage } from "./shared-message.js";
 
 /** What names the user a connection belongs to (set by the server's `authorize` hook). */
@@ -63,6 +64,8 @@ export interface ConnectionOptions {
   closeTimeoutMs: number;
   /** Answer `APP_PING` text messages with `APP_PONG` instead of delivering them. */
   answerAppPings: boolean;
+  /** Where the connection counts what it does (shared by a server's connections). */
+  stats: ConnectionStats;
 }
 
 /** permessage-deflate as negotiated for one connection (RFC 7692). */
@@ -287,13 +290,16 @@ export class WebSocket implements AsyncIterable<Message> {
       this.checkBufferLimit(length);
       // `data.length` is at most the UTF-8 length: a string that short stays below the threshold.
       if (this.compression !== undefined && this.deflater.wants(data.length)) {
-        this.sendCompressed(Buffer.from(data), Opcode.Text);
+        const bytes = Buffer.from(data);
+        this.counted(bytes.length);
+        this.sendCompressed(bytes, Opcode.Text);
       } else {
-        this.writer.text(data);
+        this.counted(this.writer.text(data));
       }
     } else {
       const bytes = toBuffer(data);
       this.checkBufferLimit(bytes.length);
+      this.counted(bytes.length);
       this.sendBytes(bytes, Opcode.Binary);
     }
     return this.writer.bufferedAmount < this.options.sendHighWaterMark;
@@ -307,6 +313,7 @@ export class WebSocket implements AsyncIterable<Message> {
    */
   sendShared(message: SharedMessage): boolean {
     this.assertOpen();
+    this.counted(message.payload.length);
     let frame = message.plainFrame;
     const compression = this.compression;
     if (compression !== undefined && this.deflater.wants(message.payload.length)) {
@@ -362,6 +369,21 @@ export class WebSocket implements AsyncIterable<Message> {
     const frame = this.closeFrame(code, reason);
     if (this.state !== ReadyState.OPEN) return;
     this.sendClose(frame);
+  }
+
+  /** Counts a message sent. */
+  private counted(bytes: number): void {
+    const stats = this.options.stats;
+    stats.messagesOut++;
+    stats.bytesOut += bytes;
+  }
+
+  /**
+   * A broadcast left this connection out: it was over its buffer limit.
+   * @internal
+   */
+  skippedAsSlow(): void {
+    this.options.stats.slowMembersSkipped++;
   }
 
   /**
@@ -491,6 +513,9 @@ export class WebSocket implements AsyncIterable<Message> {
   }
 
   private receiveMessage(payload: Buffer, binary: boolean): void {
+    const stats = this.options.stats;
+    stats.messagesIn++;
+    stats.bytesIn += payload.length;
     let message: Message = payload;
     if (!binary) {
       // No arguments: Node's shortest path to UTF-8 decoding (no encoding lookup).
@@ -516,6 +541,7 @@ export class WebSocket implements AsyncIterable<Message> {
       (queue.length >= this.options.maxQueuedMessages || this.queuedBytes >= this.options.maxQueuedBytes)
     ) {
       this.paused = true;
+      this.options.stats.backpressurePauses++;
       this.socket.pause();
     }
   }
@@ -610,6 +636,7 @@ export class WebSocket implements AsyncIterable<Message> {
         : peerClose !== undefined && this.closeSent
           ? { code: peerClose.code, reason: peerClose.reason, wasClean: true }
           : { code: CloseCode.Abnormal, reason: "", wasClean: false });
+    this.options.stats.closed(info.code);
     this.resolveClosed?.(info);
     this.wakeWaitersIfDone();
     this.owner?.connectionClosed(this);

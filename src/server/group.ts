@@ -58,6 +58,7 @@ export function deliver(
         report.closed++;
       } else {
         report.skipped++;
+        ws.skippedAsSlow();
       }
       continue;
     }

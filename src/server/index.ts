@@ -12,7 +12,7 @@ export {
   type Route,
   type RouteOptions,
 } from "./routes.js";
-export { WsrawServer, createServer, type ServerOptions } from "./server.js";
+export { WsrawServer, createServer, type ServerOptions, type ServerStats } from "./server.js";
 export { APP_PING, APP_PONG, ReadyState, WebSocket, type CloseInfo, type Message } from "../connection/websocket.js";
 export {
   Group,

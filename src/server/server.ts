@@ -35,6 +35,7 @@ import {
 } from "./group.js";
 import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "../connection/liveness.js";
 import { lingerUntilPeerEnds } from "./linger.js";
+import { ConnectionStats } from "../connection/stats.js";
 import { TlsHandshake } from "./tls-handshake.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import type { Authorizer, HttpResult, OriginPolicy, Route, RouteOptions } from "./routes.js";
@@ -155,6 +156,10 @@ export class WsrawServer {
   private readonly deflate: DeflateSettings | undefined;
   /** Set when serving TLS. */
   private readonly tls: TlsHandshake | undefined;
+  /** What the connections have done (shared by all of them), and the handshakes. */
+  private readonly counters = new ConnectionStats();
+  private handshakesAccepted = 0;
+  private readonly handshakesRefused = new Map<number, number>();
   /** Hears of every connection's end: one object for the server, not a closure per connection. */
   private readonly owner: ConnectionOwner = { connectionClosed: (ws) => this.forgetConnection(ws) };
 
@@ -170,6 +175,7 @@ export class WsrawServer {
       maxBufferedAmount: o.maxBufferedAmount,
       closeTimeoutMs: o.closeTimeoutMs,
       answerAppPings: false,
+      stats: this.counters,
     };
     this.connectionOptionsAnsweringPings = { ...this.connectionOptions, answerAppPings: true };
     this.deflate = resolveDeflate(o.perMessageDeflate);
@@ -181,6 +187,23 @@ export class WsrawServer {
   /** Open WebSocket connections. */
   get connections(): number {
     return this.openConnections.size;
+  }
+
+  /**
+   * The counters people watch in production, since the server was created: a snapshot
+   * that `JSON.stringify` takes as it is (the demo serves it at `/stats`).
+   */
+  stats(): ServerStats {
+    const c = this.counters;
+    return {
+      connections: this.openConnections.size,
+      handshakes: { accepted: this.handshakesAccepted, refused: Object.fromEntries(this.handshakesRefused) },
+      messages: { in: c.messagesIn, out: c.messagesOut },
+      bytes: { in: c.bytesIn, out: c.bytesOut },
+      closeCodes: Object.fromEntries(c.closeCodes),
+      backpressurePauses: c.backpressurePauses,
+      slowMembersSkipped: c.slowMembersSkipped,
+    };
   }
 
   /** The open WebSocket connections. */
@@ -475,6 +498,7 @@ export class WsrawServer {
   private open(socket: Duplex, req: WsRequest, route: Route, rest: Buffer, negotiated: Negotiated): void {
     const { protocol, extensions } = negotiated;
     socket.write(buildUpgradeResponse(negotiated));
+    this.handshakesAccepted++;
     this.adoptPendingSocket(socket);
     const ws = new WebSocket(
       socket as Socket,
@@ -576,6 +600,11 @@ export class WsrawServer {
 
   /** Answers a failed request: its HttpError's status, or 500 for anything unexpected. */
   private refuse(socket: Duplex, error: unknown, req: WsRequest | undefined): void {
+    // A head that could not be read was meant as a handshake as often as not: counted too.
+    if (req === undefined || req.isWebSocket()) {
+      const status = error instanceof HttpError ? error.status : 500;
+      this.handshakesRefused.set(status, (this.handshakesRefused.get(status) ?? 0) + 1);
+    }
     if (error instanceof HttpError) {
       this.respond(socket, errorResponse(error));
       return;
@@ -592,6 +621,24 @@ export class WsrawServer {
       // An error reporter that throws must not take the server down.
     }
   }
+}
+
+/** What `server.stats()` returns. */
+export interface ServerStats {
+  /** Open WebSocket connections now. */
+  connections: number;
+  /** Opening handshakes answered with 101, and refused, by the status they got. */
+  handshakes: { accepted: number; refused: Record<number, number> };
+  /** Messages received and sent (a broadcast counts once per member). */
+  messages: { in: number; out: number };
+  /** Their bytes: received after inflation, sent before compression. */
+  bytes: { in: number; out: number };
+  /** How connections ended, by the code their `closed` reported. */
+  closeCodes: Record<number, number>;
+  /** Times a connection stopped reading its socket because its application was behind. */
+  backpressurePauses: number;
+  /** Broadcast deliveries left out because the member was over its buffer limit. */
+  slowMembersSkipped: number;
 }
 
 /** Creates a server; see `ServerOptions` for the limits and hooks. */
