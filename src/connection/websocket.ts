@@ -75,12 +75,12 @@ export interface Compression {
 }
 
 /**
- * One WebSocket connection on the server side, with a pull-style API after dwebsocket:
- * `wait()`, `read()`, `countMessages()`, `hasMessages()`, `send()` and
- * `for await (const message of ws)`.
+ * One WebSocket connection, a server's (handed to its route handlers) or a client's (from
+ * `connect`), with a pull-style API after dwebsocket: `wait()`, `read()`,
+ * `countMessages()`, `hasMessages()`, `send()` and `for await (const message of ws)`.
  *
  * Incoming messages queue up until the application reads them; when more than
- * `maxQueuedMessages` (or `maxQueuedBytes`) are unread, the server stops reading the
+ * `maxQueuedMessages` (or `maxQueuedBytes`) are unread, this end stops reading the
  * socket, so TCP flow control slows the peer down and nothing is dropped.
  *
  * @example
@@ -199,7 +199,7 @@ export class WebSocket implements AsyncIterable<Message> {
     return this.socket.remoteAddress;
   }
 
-  /** True while the server has stopped reading this socket because messages are unread. */
+  /** True while this end has stopped reading the socket because messages are unread. */
   get isPaused(): boolean {
     return this.paused;
   }
@@ -313,20 +313,18 @@ export class WebSocket implements AsyncIterable<Message> {
    */
   sendShared(message: SharedMessage): boolean {
     this.assertOpen();
-    this.counted(message.payload.length);
-    let frame = message.plainFrame;
-    const compression = this.compression;
-    if (compression !== undefined && this.deflater.wants(message.payload.length)) {
-      if (!this.deflater.shareable) {
-        // This connection's deflater carries a window: the message goes through it.
-        this.checkBufferLimit(message.payload.length);
-        this.sendCompressed(message.payload, message.opcode);
-        return this.writer.bufferedAmount < this.options.sendHighWaterMark;
-      }
-      frame = message.compressedFrame(this.deflater);
+    const length = message.payload.length;
+    const deflater = this.compression !== undefined && this.deflater.wants(length) ? this.deflater : undefined;
+    if (deflater !== undefined && !deflater.shareable) {
+      // This connection's deflater carries a window: the message goes through it.
+      this.checkBufferLimit(length);
+      this.sendCompressed(message.payload, message.opcode);
+    } else {
+      const frame = deflater === undefined ? message.plainFrame : message.compressedFrame(deflater);
+      this.checkBufferLimit(frame.length);
+      this.writer.queue(frame);
     }
-    this.checkBufferLimit(frame.length);
-    this.writer.queue(frame);
+    this.counted(length);
     return this.writer.bufferedAmount < this.options.sendHighWaterMark;
   }
 
