@@ -64,9 +64,13 @@ export class MessageInflater {
     if (peerNoContext) this.pool = sharedPool("inflate", { windowBits: 15 });
   }
 
-  /** Whether `inflate` would finish `payload` synchronously (small messages). */
+  /**
+   * Whether `payload` is inflated synchronously. A compressed byte costs zlib about four
+   * times what a byte to compress does (`bench/deflate-sync-limit.mjs`), so the line is a
+   * quarter of `syncLimit`: either way a synchronous call blocks for about as long.
+   */
   isSync(payload: Buffer): boolean {
-    return payload.length <= this.settings.syncLimit;
+    return payload.length <= this.settings.syncLimit / 4;
   }
 
   /**

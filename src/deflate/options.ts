@@ -17,9 +17,10 @@ export interface PerMessageDeflateOptions extends DeflatePolicy {
    */
   memLevel?: number;
   /**
-   * Messages of up to this many bytes (compressed size when receiving) are (de)compressed
-   * synchronously; larger ones on Node's thread pool, so the event loop stays free.
-   * `Infinity`: always synchronously. Default 64 KiB.
+   * Messages of up to this many bytes are compressed synchronously, and received ones of
+   * up to a quarter of it (compressed size) inflated synchronously: each such call blocks
+   * the event loop for about 0.25 ms at most. Larger ones go to Node's thread pool, so the
+   * event loop stays free. `Infinity`: always synchronously. Default 64 KiB.
    */
   syncLimit?: number;
   /** Thread-pool (de)compressions running at once, process-wide; more wait their turn. Default 4. */
