@@ -29,15 +29,9 @@ if (process.argv[2] === "--child") {
   const server = createServer({ perMessageDeflate: JSON.parse(process.env.DEFLATE) });
   server.route("*", echoRoute());
   const { port } = await server.listen(0);
+  const { collect } = await import("./servers/harness.mjs");
   const rss = async () => {
-    let before = Infinity;
-    for (let i = 0; i < 4; i++) {
-      globalThis.gc();
-      await new Promise((resolve) => setImmediate(resolve));
-      const used = process.memoryUsage().heapUsed;
-      if (used >= before) break;
-      before = used;
-    }
+    await collect();
     return process.memoryUsage().rss;
   };
   process.on("message", async (request) => {

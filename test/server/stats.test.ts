@@ -3,35 +3,16 @@
  * made happen over real sockets; and the demo's `/stats` route that serves them.
  */
 import { connect as netConnect } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createDemoServer } from "../../src/apps/demo.js";
-import {
-  HandshakeError,
-  type WebSocket,
-  type WsrawServer,
-  connect,
-  createServer,
-  requireWebSocket,
-} from "../../src/index.js";
+import { HandshakeError, type WebSocket, createServer, requireWebSocket } from "../../src/index.js";
+import { usePairs } from "./client-pair.js";
 
-let server: WsrawServer | undefined;
-const clients: WebSocket[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.terminate();
-  await server?.close();
-  server = undefined;
-});
-
-async function open(url: string): Promise<WebSocket> {
-  const ws = await connect(url);
-  clients.push(ws);
-  return ws;
-}
+const { serve, open } = usePairs();
 
 describe("server.stats()", () => {
   it("counts handshakes, messages and bytes both ways, and close codes", async () => {
-    server = createServer();
+    const server = serve(createServer());
     server.route(
       "/echo",
       requireWebSocket(async ({ websocket }) => {
@@ -68,12 +49,12 @@ describe("server.stats()", () => {
     await a.closed;
     b.close(4001, "custom");
     await b.closed;
-    await expect.poll(() => server!.stats().connections).toBe(0);
+    await expect.poll(() => server.stats().connections).toBe(0);
     expect(server.stats().closeCodes).toEqual({ 1000: 1, 4001: 1 });
   });
 
   it("counts a refused handshake by its status, a failed connection by its close code", async () => {
-    server = createServer();
+    const server = serve(createServer());
     server.route("/t", requireWebSocket(async ({ websocket }) => void (await websocket.closed)));
     const { port } = await server.listen(0);
     // Sec-WebSocket-Version 8: 426.
@@ -93,13 +74,13 @@ describe("server.stats()", () => {
     raw.write(Buffer.from([0x81, 0x02, 0x68, 0x69]));
     raw.resume();
     await new Promise((resolve) => raw.on("close", resolve));
-    await expect.poll(() => server!.stats().closeCodes).toEqual({ 1002: 1 });
+    await expect.poll(() => server.stats().closeCodes).toEqual({ 1002: 1 });
     expect(server.stats().handshakes).toEqual({ accepted: 1, refused: { 426: 1 } });
   });
 
   it("counts backpressure pauses and slow members left out of a broadcast", async () => {
-    server = createServer({ maxQueuedMessages: 4 });
-    const group = () => server!.group("room", { maxBufferedAmount: 64 * 1024 });
+    const server = serve(createServer({ maxQueuedMessages: 4 }));
+    const group = () => server.group("room", { maxBufferedAmount: 64 * 1024 });
     let reader!: WebSocket;
     server.route(
       "/unread",
@@ -138,7 +119,7 @@ describe("server.stats()", () => {
 
 describe("the demo's /stats", () => {
   it("serves the counters as JSON, not cached", async () => {
-    server = createDemoServer();
+    const server = serve(createDemoServer());
     const { port } = await server.listen(0);
     const echo = await open(`ws://127.0.0.1:${port}/echo`);
     echo.send("counted");

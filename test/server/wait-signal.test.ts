@@ -4,23 +4,17 @@
  * loop early. Driven over real sockets, wsraw's client on one end and its server on the
  * other.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { type WebSocket, type WsrawServer, connect, createServer, requireWebSocket } from "../../src/index.js";
+import { describe, expect, it } from "vitest";
+import { type WebSocket, createServer, requireWebSocket } from "../../src/index.js";
+import { usePairs } from "./client-pair.js";
 
-let server: WsrawServer | undefined;
-const clients: WebSocket[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.terminate();
-  await server?.close();
-  server = undefined;
-});
+const pairs = usePairs();
 
 /** A server whose one route hands its connection to the test, and a client connected to it. */
 async function pair(): Promise<{ serverSide: WebSocket; client: WebSocket }> {
   let handOver!: (ws: WebSocket) => void;
   const accepted = new Promise<WebSocket>((resolve) => (handOver = resolve));
-  server = createServer();
+  const server = pairs.serve(createServer());
   server.route(
     "/t",
     requireWebSocket(async ({ websocket }) => {
@@ -29,8 +23,7 @@ async function pair(): Promise<{ serverSide: WebSocket; client: WebSocket }> {
     }),
   );
   const { port } = await server.listen(0);
-  const client = await connect(`ws://127.0.0.1:${port}/t`);
-  clients.push(client);
+  const client = await pairs.open(`ws://127.0.0.1:${port}/t`);
   return { serverSide: await accepted, client };
 }
 
