@@ -3,6 +3,8 @@
  * The `wsraw` command:
  *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate] [--tls-cert F --tls-key F]
  *   wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate] [--tls-cert F --tls-key F]
+ *   wsraw trace --listen PORT --target ws://HOST:PORT[/path] [--host H] [--json] [--preview BYTES]
+ *   wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--trace] [--json]
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -10,6 +12,9 @@ import { serveDemo } from "./apps/demo.js";
 import { redisChatRooms } from "./apps/redis-chat-rooms.js";
 import { broadcastRoute, echoRoute } from "./apps/echo.js";
 import { type ServerOptions, type WsrawServer, createServer } from "./server/index.js";
+import { connectCommand } from "./trace/connect-command.js";
+import { traceCommand } from "./trace/trace-command.js";
+import { UsageError } from "./trace/usage-error.js";
 
 const USAGE = `usage:
   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate]
@@ -20,7 +25,15 @@ const USAGE = `usage:
       the chat rooms
   Both accept permessage-deflate (RFC 7692) when the client offers it, keeping no
   compression context between messages; --no-deflate declines it. With --tls-cert and
-  --tls-key (PEM files) both serve wss:// and https:// instead.`;
+  --tls-key (PEM files) both serve wss:// and https:// instead.
+  wsraw trace --listen PORT --target ws://HOST:PORT[/path] [--host H] [--json] [--preview BYTES]
+      a relay that forwards every byte unchanged and prints the handshake and each frame,
+      field by field with its RFC 6455 section, pointing out (and forwarding) violations;
+      --json prints one JSON object per event
+  wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--trace]
+      an interactive client: each stdin line is sent as a text message (--binary-hex: hex
+      bytes as a binary one), every message is printed; EOF or Ctrl-C closes with 1000;
+      --deflate offers permessage-deflate; --trace prints the annotated frames on stderr`;
 
 function fail(message: string): never {
   console.error(`wsraw: ${message}\n${USAGE}`);
@@ -36,6 +49,20 @@ function positiveInteger(name: string, value: string | undefined, fallback?: num
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === "trace" || command === "connect") {
+    if (rest.includes("--help") || rest.includes("-h")) return void console.log(USAGE);
+    try {
+      if (command === "trace") await traceCommand(rest);
+      else process.exit(await connectCommand(rest));
+    } catch (error) {
+      // parseArgs' own errors (unknown option, missing value) are usage errors too.
+      if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+        fail((error as Error).message);
+      }
+      throw error;
+    }
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -57,11 +57,14 @@ export class ConnectionAnnotator {
         const why = `not ${what}: ${error instanceof HttpError ? error.message : String(error)}`;
         this.phases[direction] = { kind: "raw", why };
         events.push(this.bytes(direction, chunk, why));
+        this.offsets[direction] += chunk.length;
         return events;
       }
-      if (result === null) return events;
-      const headLength = chunk.length - result.rest.length;
-      this.offsets[direction] += headLength;
+      if (result === null) {
+        this.offsets[direction] += chunk.length;
+        return events;
+      }
+      this.offsets[direction] += chunk.length - result.rest.length;
       if (direction === "client") this.requestRead(result.head as never, events);
       else this.responseRead(result.head as never, events);
       if (result.rest.length > 0) events.push(...this.push(direction, result.rest));

@@ -298,8 +298,12 @@ export class FrameAnnotator {
     const event = frame.event;
     const kept = Buffer.concat(frame.kept, frame.keptLength);
     const message = frame.data ? this.message : undefined;
-    const asText = message !== undefined && message.kind === "text" && !message.compressed;
-    event.payload = previewPayload(kept, event.payloadLength, asText || event.opcode === Opcode.Close, this.previewBytes);
+    // Ping and pong data is the application's: shown as text when it is UTF-8, like a text message's.
+    const asText =
+      (message !== undefined && message.kind === "text" && !message.compressed) ||
+      event.opcode === Opcode.Ping ||
+      event.opcode === Opcode.Pong;
+    event.payload = previewPayload(kept, event.payloadLength, asText, this.previewBytes);
     if (event.opcode === Opcode.Close) {
       event.close = this.closeBody(kept, event);
       this.closed = true;
