@@ -361,6 +361,8 @@ export class WebSocket implements AsyncIterable<Message> {
   /**
    * Starts the closing handshake (RFC 6455 §7.1.2): sends a close frame and waits up to
    * `closeTimeoutMs` for the peer's, then closes TCP. Does nothing if already closing.
+   * Messages already queued can still be read; `wait()` then gives `null`, and messages
+   * the peer sent before it saw our close frame are not delivered (as in the browser API).
    * Throws `RangeError` for a code that may not be sent or a reason over 123 bytes.
    */
   close(code: number = CloseCode.Normal, reason = ""): void {
@@ -511,6 +513,10 @@ export class WebSocket implements AsyncIterable<Message> {
   }
 
   private receiveMessage(payload: Buffer, binary: boolean): void {
+    // Once this end has sent its close frame the conversation is over for the
+    // application (the WebSocket API drops such messages too): the peer's remaining
+    // messages are read off the wire until its close frame, and not delivered.
+    if (this.state !== ReadyState.OPEN) return;
     const stats = this.options.stats;
     stats.messagesIn++;
     stats.bytesIn += payload.length;
@@ -642,7 +648,7 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** No message can arrive any more. */
   private noMoreMessages(): boolean {
-    return this.state === ReadyState.CLOSED || this.peerClose !== undefined || this.failure !== undefined;
+    return this.state !== ReadyState.OPEN;
   }
 
   private wakeWaitersIfDone(): void {

@@ -45,6 +45,7 @@ export interface RequestHeadParserOptions {
 
 const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 const HEAD_TERMINATOR = Buffer.from("\r\n\r\n", "latin1");
+const CRLF = Buffer.from("\r\n", "latin1");
 const CR = 0x0d;
 const LF = 0x0a;
 const EMPTY = Buffer.alloc(0);
@@ -67,8 +68,11 @@ const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/
 export class HeadParser<Head> {
   readonly #maxHeaderSize: number;
   readonly #parse: (text: string) => Head;
+  readonly #checkStartLine: (line: string) => void;
   /** "Request" or "Response", for messages. */
   readonly #kind: string;
+  /** The first line was complete and checked. */
+  #startLineChecked = false;
   /** Bytes of an incomplete head, kept across pushes; only the first `#length` are valid. */
   #buffer: Buffer = EMPTY;
   #length = 0;
@@ -76,11 +80,20 @@ export class HeadParser<Head> {
 
   /**
    * @param parse - parses the complete head's text (without the final empty line)
+   * @param checkStartLine - throws for a first line that no head can start with, checked as
+   *   soon as that line is complete: a peer that is not speaking HTTP at all is told at once
+   *   instead of at a timeout
    * @param kind - "Request" or "Response", for error messages
    * @param options - limits; see {@link RequestHeadParserOptions}
    */
-  constructor(parse: (text: string) => Head, kind: string, options: RequestHeadParserOptions = {}) {
+  constructor(
+    parse: (text: string) => Head,
+    checkStartLine: (line: string) => void,
+    kind: string,
+    options: RequestHeadParserOptions = {},
+  ) {
     this.#parse = parse;
+    this.#checkStartLine = checkStartLine;
     this.#kind = kind;
     const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
     if (!Number.isSafeInteger(maxHeaderSize) || maxHeaderSize < 1) {
@@ -118,6 +131,7 @@ export class HeadParser<Head> {
     const end = findHeadEnd(chunk, 0, Math.min(chunk.length, this.#maxHeaderSize));
     if (end !== -1) return { head: this.#parseHead(chunk, end), rest: chunk.subarray(end) };
     assertNoBareLineFeed(chunk, 0, Math.min(chunk.length, this.#maxHeaderSize));
+    this.#checkFirstLine(chunk, Math.min(chunk.length, this.#maxHeaderSize));
     this.#assertRoomLeft(chunk.length);
     this.#append(chunk);
     return null;
@@ -135,6 +149,7 @@ export class HeadParser<Head> {
       return { head: this.#parseHead(this.#buffer, end), rest: chunk.subarray(end - previous) };
     }
     assertNoBareLineFeed(this.#buffer, previous, this.#length);
+    this.#checkFirstLine(this.#buffer, this.#length);
     this.#assertRoomLeft(previous + chunk.length);
     return null;
   }
@@ -152,6 +167,15 @@ export class HeadParser<Head> {
         `${this.#kind} head is larger than the ${this.#maxHeaderSize}-byte limit; send fewer or shorter headers`,
       );
     }
+  }
+
+  /** Checks the first line once it is complete within `bytes[0, length)`. */
+  #checkFirstLine(bytes: Buffer, length: number): void {
+    if (this.#startLineChecked) return;
+    const end = bytes.subarray(0, length).indexOf(CRLF);
+    if (end === -1) return;
+    this.#checkStartLine(bytes.toString("latin1", 0, end));
+    this.#startLineChecked = true;
   }
 
   #append(bytes: Buffer): void {
@@ -184,7 +208,7 @@ export class HeadParser<Head> {
 /** The incremental parser of a request head: see {@link HeadParser}. */
 export class RequestHeadParser extends HeadParser<RequestHead> {
   constructor(options: RequestHeadParserOptions = {}) {
-    super(parseRequestHead, "Request", options);
+    super(parseRequestHead, parseRequestLine, "Request", options);
   }
 }
 

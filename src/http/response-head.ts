@@ -35,12 +35,7 @@ export function parseResponseHead(text: string): ResponseHead {
   assertNoForbiddenControls(text);
   let lineEnd = text.indexOf("\r\n");
   if (lineEnd === -1) lineEnd = text.length;
-  const match = STATUS_LINE.exec(text.slice(0, lineEnd));
-  if (match === null) {
-    throw new HttpError(400, 'Malformed status line: expected "HTTP/1.1 101 Switching Protocols" (RFC 9112 §4)');
-  }
-  const [, major, minor, status, reason = ""] = match;
-  if (major !== "1") throw new HttpError(400, `HTTP/${major}.${minor} is not HTTP/1`);
+  const { major, minor, status, reason } = parseStatusLine(text.slice(0, lineEnd));
   const headers = createHeaderFields();
   const rawHeaders: Array<[string, string]> = [];
   forEachField(text, lineEnd === text.length ? -1 : lineEnd, (name, value) => {
@@ -52,9 +47,23 @@ export function parseResponseHead(text: string): ResponseHead {
   return { httpVersion: `${major}.${minor}`, status: Number(status), reason, headers, rawHeaders };
 }
 
+function parseStatusLine(line: string): { major: string; minor: string; status: string; reason: string } {
+  const match = STATUS_LINE.exec(line);
+  if (match === null) {
+    const shown = line.length > 60 ? `${line.slice(0, 60)}...` : line;
+    throw new HttpError(
+      400,
+      `Malformed status line ${JSON.stringify(shown)}: expected "HTTP/1.1 101 Switching Protocols" (RFC 9112 §4)`,
+    );
+  }
+  const [, major, minor, status, reason = ""] = match;
+  if (major !== "1") throw new HttpError(400, `HTTP/${major}.${minor} is not HTTP/1`);
+  return { major, minor, status, reason };
+}
+
 /** The incremental parser of a response head, fed as bytes arrive: see `HeadParser`. */
 export class ResponseHeadParser extends HeadParser<ResponseHead> {
   constructor(options: RequestHeadParserOptions = {}) {
-    super(parseResponseHead, "Response", options);
+    super(parseResponseHead, parseStatusLine, "Response", options);
   }
 }
