@@ -17,9 +17,9 @@ import { traceCommand } from "./trace/trace-command.js";
 import { UsageError } from "./trace/usage-error.js";
 
 const USAGE = `usage:
-  wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate]
+  wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate] [--tls-cert F --tls-key F]
       echoes every message on any path; on /broadcast, sends it to all /broadcast peers
-  wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate]
+  wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate] [--tls-cert F --tls-key F]
       serves the demo page (echo and chat) at http://H:PORT/; with --redis (e.g.
       redis://127.0.0.1:6379, needs the redis package), every demo on that Redis shares
       the chat rooms
@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<void> {
   } catch (error) {
     fail((error as Error).message);
   }
-  if (parsed.help || command === undefined || command === "help") {
+  if (parsed.help || command === undefined || command === "help" || command === "--help" || command === "-h") {
     console.log(USAGE);
     return;
   }
