@@ -3,6 +3,12 @@ import { MERGE_THRESHOLD, Opcode, frameHeaderSize, mask, randomMaskKey, writeFra
 import { reserve, slab } from "./slab.js";
 
 /**
+ * Emitted on the socket after queued frames were handed to it, when something listens
+ * (`WebSocket.drained()`): the point where `bufferedAmount` falls without a 'drain'.
+ */
+export const FLUSHED = "wsraw:flushed";
+
+/**
  * A place in the outgoing queue kept for a frame that is still being made (a message
  * compressed on the thread pool): what was queued after it waits until it is filled.
  */
@@ -160,6 +166,9 @@ export class FrameWriter {
         }
         socket.uncork();
       }
+      // `bufferedAmount` has fallen: what waited here is now the socket's, and the kernel may
+      // have taken all of it at once, in which case no 'drain' will ever come.
+      if (socket.listenerCount(FLUSHED) !== 0) socket.emit(FLUSHED);
     }
     if (this.ending && this.pending === undefined) this.socket.end();
   }

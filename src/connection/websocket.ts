@@ -14,7 +14,7 @@ import { type DeflateSettings, MessageDeflater, MessageInflater } from "../defla
 import type { DeflateParams } from "../http/index.js";
 import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
-import { FrameWriter } from "./frame-writer.js";
+import { FLUSHED, FrameWriter } from "./frame-writer.js";
 import { MessageQueue } from "./message-queue.js";
 import type { ConnectionStats } from "./stats.js";
 import type { SharedMessage } from "./shared-message.js";
@@ -347,14 +347,15 @@ export class WebSocket implements AsyncIterable<Message> {
         if (!this.isDrained()) return;
         this.socket.off("drain", check);
         this.socket.off("close", check);
-        this.socket.off(COMPRESSED, check);
+        this.socket.off(FLUSHED, check);
         resolve();
       };
       this.socket.on("drain", check);
       this.socket.on("close", check);
-      // A message compressed on the thread pool was counted at its full size until then,
-      // and may leave far smaller: no 'drain' comes for a write that never filled the socket.
-      this.socket.on(COMPRESSED, check);
+      // What this end queued is counted until it is handed to the socket, which may take
+      // it all at once (a large message, or one compressed on the thread pool and far
+      // smaller than counted): no 'drain' comes for a write that never filled the socket.
+      this.socket.on(FLUSHED, check);
     });
   }
 
@@ -417,7 +418,6 @@ export class WebSocket implements AsyncIterable<Message> {
     deflater.compress(bytes, (compressed) => {
       const payload = compressed ?? bytes;
       this.writer.fill(slot, this.writer.encode(compressed === undefined ? opcode : opcode | RSV1, payload));
-      this.socket.emit(COMPRESSED);
     });
   }
 
@@ -773,8 +773,6 @@ function closeReply(code: number): Buffer {
 
 const kConnection = Symbol("wsraw.connection");
 
-/** Emitted on a connection's socket when a thread-pool compression has filled its slot (for `drained()`). */
-const COMPRESSED = "wsraw:compressed";
 
 /** A socket that carries its connection, for the shared listeners below. */
 type ConnectionSocket = Socket & { [kConnection]: WebSocket };
