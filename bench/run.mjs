@@ -9,8 +9,13 @@
  * (bench/load/client.mjs) in another pinned to core 1 (`taskset`, when available). Runs
  * of the servers alternate (wsraw, ws, ..., then again), so slow phases of a shared machine
  * hit all of them alike; the first run of each server is a discarded warm-up.
+ *
+ * The client scenarios (client-echo-*) turn this around: one echo server
+ * (bench/servers/frame-echo.mjs) on core 0, and the clients under test (bench/clients/echo.mjs,
+ * wsraw's `connect` and ws's `WebSocket`) each in a process on core 1, alternating the same
+ * way; what is compared is what each client process gets done.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -26,14 +31,16 @@ const PROFILE_DIR = join(tmpdir(), "wsraw-bench-profiles");
 
 // ---- Options ----
 
-const USAGE = `usage: node bench/run.mjs [--quick] [--only name[,name...]] [--runs N] [--seconds S] [--profile server]
+const USAGE = `usage: node bench/run.mjs [--quick] [--only name[,name...]] [--runs N] [--seconds S] [--profile process]
   --quick      a ~2 minute smoke run (fewer, shorter runs; 2,000 idle connections, 500 in deflate-memory,
                250 deflate-broadcast members)
   --only       run only these scenarios: ${"echo-small, echo-16k, echo-1m, handshake, broadcast, idle-memory, frame-codec,"}
-               ${"deflate-memory, deflate-echo-1k, deflate-echo-16k, deflate-broadcast"}
+               ${"deflate-memory, deflate-echo-1k, deflate-echo-16k, deflate-broadcast,"}
+               ${"client-echo-small, client-echo-1m, tls-echo-16k"}
   --runs N     measured runs per server and scenario (default 5, quick 3)
   --seconds S  length of one measured run (default 3, quick 0.6)
-  --profile S  run server S (wsraw, ws, net), or the load generator (load), with --cpu-prof; the .cpuprofile files go to
+  --profile S  run server S (wsraw, ws, net, frame-echo), the load generator (load), or a client under test
+               (wsraw-client, ws-client) with --cpu-prof; the .cpuprofile files go to
                ${PROFILE_DIR} (summarise one with node bench/load/cpuprofile-top.mjs FILE)`;
 
 function parseArgs(argv) {
@@ -86,6 +93,20 @@ const SERVERS = {
   "wsraw (no deflate)": { script: "servers/wsraw.mjs", env: { BENCH_PERMESSAGE_DEFLATE: "0" } },
   /** The deflate echo ceiling: the net echo server accepting permessage-deflate, no zlib (see there). */
   "net deflate": { script: "servers/net-echo.mjs", env: {} },
+  /** The client scenarios' echo server: node:net, unmasks and echoes frames (see there). */
+  "frame-echo": { script: "servers/frame-echo.mjs", env: {} },
+};
+
+/**
+ * The clients under test of the client scenarios (bench/clients/echo.mjs), and the load
+ * generator driving the same echo server as their ceiling. `ws` is judged without
+ * bufferutil, as on the server side.
+ */
+const CLIENTS = {
+  wsraw: { label: "wsraw client", env: { BENCH_CLIENT: "wsraw" }, profile: "wsraw-client" },
+  ws: { label: "ws client", env: { BENCH_CLIENT: "ws", WS_NO_BUFFER_UTIL: "1" }, profile: "ws-client" },
+  "ws+bufferutil": { label: "ws+bufferutil client", env: { BENCH_CLIENT: "ws" }, profile: "ws-client" },
+  load: { label: "load generator (ceiling)" },
 };
 
 /**
@@ -93,7 +114,10 @@ const SERVERS = {
  * measured beside the current one in every scenario.
  */
 const COMPARE_DIST = process.env.BENCH_WSRAW_COMPARE;
-if (COMPARE_DIST) SERVERS["wsraw*"] = { script: "servers/wsraw.mjs", env: { BENCH_WSRAW_DIST: COMPARE_DIST } };
+if (COMPARE_DIST) {
+  SERVERS["wsraw*"] = { script: "servers/wsraw.mjs", env: { BENCH_WSRAW_DIST: COMPARE_DIST } };
+  CLIENTS["wsraw*"] = { label: "wsraw* client", env: { BENCH_CLIENT: "wsraw", BENCH_WSRAW_DIST: COMPARE_DIST }, profile: "wsraw-client" };
+}
 
 /** The scenario's servers: ws+bufferutil only when installed, wsraw* only when asked for. */
 const serversFor = (names) => {
@@ -125,6 +149,40 @@ const HANDSHAKE_BIN = (() => {
   console.error(`bench: could not compile bench/load/handshake.c (${build.error?.message ?? build.stderr.trim()}); handshake lanes run in Node`);
   return undefined;
 })();
+
+/** The client under test `name` (a key of CLIENTS), pinned where the load generator runs. */
+function startClient(name) {
+  const spec = CLIENTS[name];
+  return startChild(join(here, "clients/echo.mjs"), {
+    name: spec.label,
+    core: LOAD_CORE,
+    pin: PIN,
+    nodeArgs: args.profile === spec.profile ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+    env: spec.env,
+  });
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 (EC P-256), made with the openssl command line
+ * into a new temporary directory for the TLS scenarios; removed at the end of the run. No
+ * key is kept anywhere else. Undefined (and the scenario is skipped) without openssl.
+ */
+function makeCertificate() {
+  const dir = mkdtempSync(join(tmpdir(), "wsraw-bench-tls-"));
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  const made = spawnSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+    { encoding: "utf8" },
+  );
+  if (made.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return { error: made.error?.message ?? made.stderr.trim().split("\n").pop() };
+  }
+  return { dir, key, cert };
+}
 
 function startLoadGenerator() {
   return startChild(join(here, "load/client.mjs"), {
@@ -177,6 +235,16 @@ const SCENARIOS = [
     target: 1.5,
   },
   {
+    name: "tls-echo-16k",
+    what: "16 KiB binary echo over TLS (wss://; wsraw `tls`, ws behind node:https), 50 conns × 4 in flight",
+    kind: "traffic",
+    tls: true,
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net"]),
+    workload: { workload: "echo", connections: 50, inFlight: 4, size: 16 * 1024, binary: true },
+    unit: "MB/s",
+    value: megabytesPerSecond,
+  },
+  {
     name: "handshake",
     what: "connect + upgrade + close handshake, 32 at a time",
     kind: "traffic",
@@ -195,6 +263,30 @@ const SCENARIOS = [
     unit: "deliveries/s",
     value: perSecond,
     target: 3,
+  },
+  // The client side: wsraw's `connect` beside ws's `WebSocket`, each driving the same echo
+  // server (frame-echo) from the load generator's core; the load generator itself drives it
+  // too, as the ceiling.
+  {
+    name: "client-echo-small",
+    what: "the clients: 64 B text echo, 100 conns × 32 in flight, against frame-echo",
+    kind: "client",
+    echoServer: "frame-echo",
+    clients: serversFor(["wsraw", "ws", "ws+bufferutil", "load"]),
+    workload: { workload: "echo", connections: 100, inFlight: 32, size: 64, binary: false },
+    unit: "msg/s",
+    value: perSecond,
+    target: 3,
+  },
+  {
+    name: "client-echo-1m",
+    what: "the clients: 1 MiB binary echo, 4 conns × 2 in flight, against frame-echo",
+    kind: "client",
+    echoServer: "frame-echo",
+    clients: serversFor(["wsraw", "ws", "ws+bufferutil", "load"]),
+    workload: { workload: "echo", connections: 4, inFlight: 2, size: 1024 * 1024, binary: true },
+    unit: "MB/s",
+    value: megabytesPerSecond,
   },
   {
     name: "idle-memory",
@@ -273,8 +365,14 @@ const SCENARIOS = [
 
 const log = (message) => process.stderr.write(`${message}\n`);
 
-/** Run-queue wait shares of the servers in every measured run, for the noise line. */
+/**
+ * Run-queue wait shares of the processes measured (the servers; the clients in the client
+ * scenarios) in every measured run, for the noise line.
+ */
 const WAITS = [];
+
+/** Per TLS scenario: the TLS versions and ciphers the load generator's connections agreed on. */
+const TLS_AGREED = {};
 
 async function waitFor(check, timeoutMs, what) {
   const deadline = performance.now() + timeoutMs;
@@ -292,6 +390,7 @@ async function serverConnections(server) {
 /** One traffic run: set up, measure server and load generator over `durationMs`, tear down. */
 async function trafficRun(lg, server, scenario, durationMs) {
   const setup = await lg.call("setup", { ...scenario.workload, port: server.info.port, raw: SERVERS[server.name].raw === true });
+  if (setup.tls !== undefined) (TLS_AGREED[scenario.name] ??= new Set()).add(setup.tls);
   try {
     const serverStart = server.call("cpu");
     const measured = lg.call("measure", { durationMs });
@@ -356,6 +455,45 @@ async function runTraffic(scenario, lg) {
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+  }
+  return results;
+}
+
+/**
+ * A client scenario: one echo server, each client under test (and the load generator, as
+ * the ceiling) driving it in turn from the load generator's core; the same warm-up and
+ * rotation as `runTraffic`. A run's "server" figures are the echo server's, its "load"
+ * figures the client's.
+ */
+async function runClient(scenario, lg) {
+  const server = await startServer(scenario.echoServer, scenario);
+  const drivers = [];
+  const results = Object.fromEntries(scenario.clients.map((name) => [name, []]));
+  try {
+    for (const name of scenario.clients) drivers.push({ name, child: name === "load" ? lg : await startClient(name) });
+    for (const { name, child } of drivers) {
+      log(`  ${scenario.name}: warm-up ${CLIENTS[name].label}`);
+      await trafficRun(child, server, scenario, PLAN.warmupMs);
+    }
+    for (let run = 0; run < PLAN.runs; run++) {
+      const order = drivers.map((_, i) => drivers[(i + run) % drivers.length]);
+      for (const { name, child } of order) {
+        const result = await trafficRun(child, server, scenario, PLAN.runMs);
+        // A client whose echoes came back wrong (the first of each connection is compared
+        // with what it sent) is broken, not fast: each such connection counts as an error.
+        if (name !== "load") result.errors += (await child.call("check")).mismatched;
+        results[name].push(result);
+        if (name !== "load") WAITS.push(result.loadWait);
+        log(
+          `  ${scenario.name} run ${run + 1}/${PLAN.runs} ${CLIENTS[name].label}: ${formatNumber(result.value)} ${scenario.unit}` +
+            ` (client CPU ${percent(result.loadCpu)} wait ${percent(result.loadWait)},` +
+            ` ${server.name} CPU ${percent(result.serverCpu)} wait ${percent(result.serverWait)}` +
+            `${result.errors ? `, ${result.errors} errors` : ""})`,
+        );
+      }
+    }
+  } finally {
+    await Promise.all([server.stop(), ...drivers.filter((d) => d.child !== lg).map((d) => d.child.stop())]);
   }
   return results;
 }
@@ -471,13 +609,32 @@ function scenarioRows(scenario, results) {
   const medians = {};
   for (const [name, runs] of Object.entries(results)) medians[name] = median(runs.map((r) => r.value));
   const notes = [];
+  const client = scenario.kind === "client";
+  if (client) {
+    notes.push(
+      `${scenario.name}: one ${scenario.echoServer} server (core ${SERVER_CORE}) for all; "srv" columns are that server's,` +
+        ` "load" columns the client process's (core ${LOAD_CORE}); the ratio is wsraw's client over each`,
+    );
+  }
   for (const [name, runs] of Object.entries(results)) {
     const values = runs.map((r) => r.value);
+    const label = client ? CLIENTS[name].label : name;
     const loadCpu = median(runs.map((r) => r.loadCpu));
+    const serverCpu = median(runs.map((r) => r.serverCpu));
     const r = medians.wsraw / medians[name];
     const isTarget = name === "ws" && scenario.target !== undefined;
     const pass = scenario.lowerIsBetter ? r <= scenario.target : r >= scenario.target;
-    if (loadCpu >= 0.9) notes.push(`${scenario.name}/${name}: load generator at ${percent(loadCpu)} CPU, may be the limit`);
+    if (client) {
+      if (serverCpu >= 0.9) notes.push(`${scenario.name}/${label}: echo server at ${percent(serverCpu)} CPU, may be the limit`);
+      const clientBusy = loadCpu + median(runs.map((r) => r.loadWait));
+      const serverBusy = serverCpu + median(runs.map((r) => r.serverWait));
+      if (clientBusy < 0.25 && serverBusy < 0.25) {
+        notes.push(
+          `${scenario.name}/${label}: STALLED: the client used ${percent(loadCpu)} of its core and the echo server` +
+            ` ${percent(serverCpu)} of its, and neither waited for a core: the client sat idle, waiting for something that did not come`,
+        );
+      }
+    } else if (loadCpu >= 0.9) notes.push(`${scenario.name}/${label}: load generator at ${percent(loadCpu)} CPU, may be the limit`);
     const serverWait = median(runs.map((r) => r.serverWait));
     const loadWait = median(runs.map((r) => r.loadWait));
     const waited = Math.max(serverWait, loadWait);
@@ -485,15 +642,15 @@ function scenarioRows(scenario, results) {
       // "wait" is the main thread's: a server that compresses on Node's thread pool (ws)
       // keeps its own core busy with those threads while its main thread waits for it.
       notes.push(
-        `${scenario.name}/${name}: its main thread waited for its core ${percent(serverWait)} of the time while the process` +
+        `${scenario.name}/${label}: its main thread waited for its core ${percent(serverWait)} of the time while the process` +
           ` used ${share(runs.map((r) => r.serverCpu))} of it: its own thread-pool (zlib) threads had the core, not only other processes`,
       );
-    } else if (waited >= 0.2) notes.push(`${scenario.name}/${name}: other processes held the cores ${percent(waited)} of the time: noisy`);
+    } else if (waited >= 0.2) notes.push(`${scenario.name}/${label}: other processes held the cores ${percent(waited)} of the time: noisy`);
     const errors = runs.reduce((sum, run) => sum + run.errors, 0);
-    if (errors > 0) notes.push(`${scenario.name}/${name}: ${errors} connection errors`);
+    if (errors > 0) notes.push(`${scenario.name}/${label}: ${errors} connection errors`);
     rows.push([
       rows.length === 0 ? scenario.name : "",
-      name.startsWith("net") ? (scenario.kind === "memory" ? "net (floor)" : "net (ceiling)") : name,
+      client ? label : name.startsWith("net") ? (scenario.kind === "memory" ? "net (floor)" : "net (ceiling)") : name,
       formatNumber(median(values)),
       scenario.unit,
       `${spreadPercent(values).toFixed(0)}%`,
@@ -521,7 +678,35 @@ function scenarioRows(scenario, results) {
     if (row !== undefined) row[11] = `FAIL (${invalid})`;
     notes.push(`${scenario.name}: FAIL whatever the ratio: wsraw ${invalid}`);
   }
-  return { rows, notes, verdict: results.ws ? invalid === undefined && scenarioVerdict(scenario, medians) : undefined };
+  if (client) {
+    // What each client gets done per second of its own CPU: the wall-clock ratio above is
+    // squeezed when the echo server, not the client, is the limit (a busy machine).
+    const perCpu = Object.fromEntries(
+      Object.entries(results).map(([name, runs]) => [name, median(runs.map((r) => (r.loadCpu > 0 ? r.value / r.loadCpu : NaN)))]),
+    );
+    notes.push(
+      `${scenario.name}: ${scenario.unit.replace("/s", "")} per client CPU-second (median of the runs): ` +
+        Object.entries(perCpu).map(([name, v]) => `${CLIENTS[name].label} ${formatNumber(v)}`).join(", ") +
+        (perCpu.ws !== undefined ? `; wsraw ÷ ws ${ratio(perCpu.wsraw / perCpu.ws)}` : ""),
+    );
+  }
+  if (scenario.tls) {
+    // TLS costs the server (and the load generator) most of their CPU: on a busy machine,
+    // what each server gets done per second of its own CPU is the steadier comparison.
+    const perCpu = Object.fromEntries(
+      Object.entries(results).map(([name, runs]) => [name, median(runs.map((r) => (r.serverCpu > 0 ? r.value / r.serverCpu : NaN)))]),
+    );
+    notes.push(
+      `${scenario.name}: ${scenario.unit.replace("/s", "")} per server CPU-second (median of the runs): ` +
+        Object.entries(perCpu).map(([name, v]) => `${name} ${formatNumber(v)}`).join(", ") +
+        (perCpu.ws !== undefined ? `; wsraw ÷ ws ${ratio(perCpu.wsraw / perCpu.ws)}` : ""),
+    );
+  }
+  if (TLS_AGREED[scenario.name] !== undefined) {
+    notes.push(`${scenario.name}: TLS agreed by the load generator's connections: ${[...TLS_AGREED[scenario.name]].join(", ")}`);
+  }
+  const judged = results.ws !== undefined && scenario.target !== undefined;
+  return { rows, notes, verdict: judged ? invalid === undefined && scenarioVerdict(scenario, medians) : undefined };
 }
 
 /** Why a deflate scenario's wsraw figures do not count, if they do not. */
@@ -585,7 +770,8 @@ function header(started) {
     `load generator: Node${HANDSHAKE_BIN === undefined ? "" : "; handshake lanes in C (bench/load/handshake.c)"}`,
     `plan: ${PLAN.runs} runs × ${PLAN.runMs / 1000} s per server and scenario after a ${PLAN.warmupMs / 1000} s warm-up; idle memory ${PLAN.memoryRuns} run(s); loopback 127.0.0.1`,
     `noise: load average ${started.load1.toFixed(2)} at start, ${load1.toFixed(2)} at end on ${CORES} cores; ` +
-      `servers waited for their core ${share(WAITS)} of the time (median; "wait" = runnable but another process had the core); ` +
+      `servers (clients, in the client scenarios) waited for their core ${share(WAITS)} of the time` +
+      ` (median; "wait" = runnable but another process had the core); ` +
       "spread = (max − min) / median of the runs",
   ].join("\n");
 }
@@ -612,10 +798,21 @@ async function main() {
   const notes = [];
   const verdicts = [];
   let frame;
+  const certificate = selected.some((s) => s.tls) ? makeCertificate() : undefined;
+  // Also when the run dies of an uncaught error (a child that exits mid-call): no key stays behind.
+  if (certificate?.dir !== undefined) process.once("exit", () => rmSync(certificate.dir, { recursive: true, force: true }));
   let lg = await startLoadGenerator();
   try {
     for (const scenario of selected) {
       log(`${scenario.name}: ${scenario.what}`);
+      if (scenario.tls) {
+        if (certificate.error !== undefined) {
+          rows.push([scenario.name, ...blank(10), `skipped: no certificate (openssl: ${certificate.error})`]);
+          continue;
+        }
+        scenario.serverEnv = { ...scenario.serverEnv, BENCH_TLS_KEY: certificate.key, BENCH_TLS_CERT: certificate.cert };
+        scenario.workload = { ...scenario.workload, tls: { ca: certificate.cert } };
+      }
       try {
         if (scenario.kind === "external") {
           frame = await runFrameCodec();
@@ -636,7 +833,12 @@ async function main() {
           });
           continue;
         }
-        const results = scenario.kind === "memory" ? await runMemory(scenario, lg) : await runTraffic(scenario, lg);
+        const results =
+          scenario.kind === "memory"
+            ? await runMemory(scenario, lg)
+            : scenario.kind === "client"
+              ? await runClient(scenario, lg)
+              : await runTraffic(scenario, lg);
         const table = scenarioRows(scenario, results);
         rows.push(...table.rows);
         notes.push(...table.notes);
@@ -652,6 +854,7 @@ async function main() {
     }
   } finally {
     await lg.stop();
+    if (certificate?.dir !== undefined) rmSync(certificate.dir, { recursive: true, force: true });
   }
 
   console.log(header(started));

@@ -14,9 +14,15 @@
  * permessage-deflate versions (bench/load/deflate.mjs): "deflate-echo", "deflate-broadcast"
  * and "deflate-idle" (N connections that each send one compressed message, get its echo,
  * then sit there).
+ *
+ * `tls: { ca }` in a setup's arguments (tls-echo-16k): that workload's connections go over
+ * node:tls (wss://), trusting the PEM certificate file `ca` for 127.0.0.1; the setup's
+ * answer then names the TLS version and cipher the first connection agreed on.
  */
 import { spawn } from "node:child_process";
-import { connect } from "node:net";
+import { readFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import {
   CLOSE_FRAME,
   EXPECTED_ACCEPT,
@@ -54,6 +60,21 @@ const CLOSE_TIMEOUT_MS = 5_000;
 const stats = { count: 0, bytes: 0, errors: 0, wire: 0, compressed: 0, verified: 0, mismatched: 0 };
 let workload;
 
+/** The current workload's TLS options for `tls.connect`, or undefined for plain TCP. */
+let tlsOptions;
+/** What the first TLS connection of the workload agreed on, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384". */
+let tlsAgreed;
+
+function connect(port) {
+  if (tlsOptions === undefined) return netConnect({ port, host: "127.0.0.1" });
+  const socket = tlsConnect({ port, host: "127.0.0.1", ...tlsOptions });
+  socket.once("secureConnect", () => (tlsAgreed ??= `${socket.getProtocol()} ${socket.getCipher()?.standardName}`));
+  return socket;
+}
+
+/** The event after which a connection of the current workload can carry bytes. */
+const connectEvent = () => (tlsOptions === undefined ? "connect" : "secureConnect");
+
 // ---- Connections ----
 
 /**
@@ -66,7 +87,7 @@ let workload;
 function openConnection(conn) {
   const { port, path, raw, onChunk, offer } = conn;
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: "127.0.0.1" });
+    const socket = connect(port);
     socket.setNoDelay(true);
     conn.socket = socket;
     conn.closed = new Promise((done) => socket.once("close", done));
@@ -79,7 +100,7 @@ function openConnection(conn) {
     socket.once("error", fail);
     socket.on("error", () => stats.errors++);
     if (raw) {
-      socket.once("connect", () => {
+      socket.once(connectEvent(), () => {
         clearTimeout(timer);
         socket.off("error", fail);
         socket.on("data", onChunk);
@@ -87,7 +108,7 @@ function openConnection(conn) {
       });
       return;
     }
-    socket.once("connect", () => socket.write(upgradeRequest(port, path, offer)));
+    socket.once(connectEvent(), () => socket.write(upgradeRequest(port, path, offer)));
     const reader = new HandshakeReader();
     const onHead = (chunk) => {
       let rest;
@@ -270,7 +291,7 @@ function oneHandshake(port, request) {
     // the server's FIN is answered by closing the socket at once (one close, no shutdown).
     // onread: bytes land in one buffer shared by every lane (each read is handled before
     // the next), with no Buffer and no stream 'data' event per read.
-    const socket = connect({
+    const socket = netConnect({
       port,
       host: "127.0.0.1",
       allowHalfOpen: true,
@@ -645,6 +666,8 @@ serveRequests({
   async setup(args) {
     if (workload !== undefined) throw new Error("a workload is already running");
     for (const key of Object.keys(stats)) stats[key] = 0;
+    tlsOptions = args.tls === undefined ? undefined : { ca: readFileSync(args.tls.ca) };
+    tlsAgreed = undefined;
     const started = performance.now();
     workload = await WORKLOADS[args.workload](args);
     return {
@@ -652,6 +675,7 @@ serveRequests({
       opened: workload.opened,
       extensions: workload.extensions,
       sentFrameBytes: workload.sentFrameBytes,
+      tls: tlsAgreed,
       verified: stats.verified,
       mismatched: stats.mismatched,
     };

@@ -14,18 +14,26 @@
  * is written back as it came: the client's compressed frames return still compressed (and
  * masked), with no zlib work here at all. That is how fast the load generator can send,
  * receive and check compressed messages.
+ *
+ * With BENCH_TLS_KEY/BENCH_TLS_CERT (tls-echo-16k's ceiling) it listens with node:tls
+ * instead: the same echo, decrypted and encrypted again, and no WebSocket work.
  */
 import { createHash } from "node:crypto";
-import { createServer } from "node:net";
-import { runBenchServer } from "./harness.mjs";
+import { createServer as createNetServer } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { TLS, runBenchServer } from "./harness.mjs";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const CLOSE_1000 = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
 const DEFLATE = process.env.BENCH_PERMESSAGE_DEFLATE === "1";
 
+/** With BENCH_TLS_KEY/BENCH_TLS_CERT (tls-echo-16k's ceiling): the same over node:tls. */
+const createServer = TLS ? (options, listener) => createTlsServer({ ...options, ...TLS }, listener) : createNetServer;
+
 let open = 0;
 const server = createServer({ noDelay: true }, (socket) => {
   open++;
+  if (TLS) socket.setNoDelay(true); // on the TCP socket under it (the plain server sets it itself)
   socket.on("close", () => open--);
   socket.on("error", () => {});
   socket.on("end", () => socket.end());

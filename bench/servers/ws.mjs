@@ -5,13 +5,20 @@
  * `wss.clients` (every client of the broadcast scenario is on `/broadcast`), with one
  * `send` per client (ws encodes the frame again for each).
  *
+ * BENCH_TLS_KEY/BENCH_TLS_CERT (tls-echo-16k): over TLS the way ws's README does it, a
+ * `node:https` server with the key and certificate, passed to `WebSocketServer({ server })`.
+ *
  * bufferutil: run with WS_NO_BUFFER_UTIL=1 for plain `ws`; without it, ws uses the
  * optional native add-on when it is installed.
  */
 import { WebSocket, WebSocketServer } from "ws";
-import { MAX_PAYLOAD, PERMESSAGE_DEFLATE, runBenchServer } from "./harness.mjs";
+import { createServer as createHttpsServer } from "node:https";
+import { MAX_PAYLOAD, PERMESSAGE_DEFLATE, TLS, runBenchServer } from "./harness.mjs";
 
-const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: PERMESSAGE_DEFLATE, maxPayload: MAX_PAYLOAD });
+const https = TLS ? createHttpsServer(TLS) : undefined;
+const wss = https
+  ? new WebSocketServer({ server: https, perMessageDeflate: PERMESSAGE_DEFLATE, maxPayload: MAX_PAYLOAD })
+  : new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: PERMESSAGE_DEFLATE, maxPayload: MAX_PAYLOAD });
 
 /**
  * What `perMessageDeflate: true` means in this ws (lib/permessage-deflate.js and
@@ -39,6 +46,11 @@ wss.on("connection", (ws, req) => {
 await runBenchServer(process.env.WS_NO_BUFFER_UTIL ? "ws" : "ws+bufferutil", {
   start: () =>
     new Promise((resolve, reject) => {
+      if (https) {
+        https.once("error", reject);
+        https.listen(0, "127.0.0.1", () => resolve(https.address().port));
+        return;
+      }
       wss.once("error", reject);
       wss.once("listening", () => resolve(wss.address().port));
     }),

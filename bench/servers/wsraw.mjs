@@ -6,18 +6,24 @@
  * BENCH_PERMESSAGE_DEFLATE=1 (the deflate-* scenarios): `perMessageDeflate: true`, wsraw's
  * defaults.
  *
+ * BENCH_TLS_KEY/BENCH_TLS_CERT (tls-echo-16k): `tls: { key, cert }`, wss://.
+ *
  * BENCH_WSRAW_DIST=/path/to/dist measures another build (a patched copy) instead of
  * ../../dist, to compare a change against the current code in the same conditions.
  */
 import { pathToFileURL } from "node:url";
-import { MAX_PAYLOAD, PERMESSAGE_DEFLATE, runBenchServer } from "./harness.mjs";
+import { MAX_PAYLOAD, PERMESSAGE_DEFLATE, TLS, runBenchServer } from "./harness.mjs";
 
 const entry = process.env.BENCH_WSRAW_DIST
   ? pathToFileURL(`${process.env.BENCH_WSRAW_DIST}/index.js`).href
   : "../../dist/index.js";
 const { createServer, requireWebSocket } = await import(entry);
 
-const server = createServer(PERMESSAGE_DEFLATE ? { maxPayload: MAX_PAYLOAD, perMessageDeflate: true } : { maxPayload: MAX_PAYLOAD });
+const server = createServer({
+  maxPayload: MAX_PAYLOAD,
+  ...(PERMESSAGE_DEFLATE ? { perMessageDeflate: true } : {}),
+  ...(TLS ? { tls: TLS } : {}),
+});
 
 const DEFLATE_OPTIONS = PERMESSAGE_DEFLATE
   ? "perMessageDeflate: true (wsraw defaults: threshold 1024, level 1, memLevel 8, window bits 15, " +
