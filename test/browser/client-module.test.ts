@@ -7,7 +7,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Demo, Gate, type GateMode, call, launchBrowser, newContext, skipReason, suiteTitle, until, within } from "./helpers.js";
+import { Demo, Gate, type GateMode, call, newContext, until } from "./helpers.js";
+import { within } from "../support/index.js";
+import { launchBrowser, skipReason, suiteTitle } from "../support/browser.js";
 
 /** Fast reconnects, no heartbeat: these tests are about the queue and `close()`. */
 const CLIENT_OPTIONS = { minDelayMs: 50, maxDelayMs: 100, heartbeatIntervalMs: 0 };

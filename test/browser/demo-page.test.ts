@@ -7,19 +7,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type WebSocket, type WsrawServer, createServer, requireWebSocket } from "../../src/server/index.js";
-import {
-  Demo,
-  call,
-  joinChat,
-  launchBrowser,
-  newContext,
-  say,
-  skipReason,
-  suiteTitle,
-  until,
-  waitForChatStatus,
-  within,
-} from "./helpers.js";
+import { Demo, call, joinChat, newContext, say, until, waitForChatStatus } from "./helpers.js";
+import { within } from "../support/index.js";
+import { launchBrowser, skipReason, suiteTitle } from "../support/browser.js";
 
 /** Client options of the reconnect tests, as the demo page reads them from its query. */
 const MIN_DELAY_MS = 200;

@@ -1,52 +1,17 @@
 /**
- * Helpers for the real-browser tests: launching Debian's Chromium through playwright-core,
- * the demo server on a loopback port, and typed calls into `page-tools.js`, the in-page
- * helpers every page gets.
+ * Helpers for the real-browser tests: the demo server on a loopback port, a gate that
+ * refuses, freezes or lets in handshakes, and typed calls into `page-tools.js`, the
+ * in-page helpers every page gets. Launching Chromium is in test/support/browser.ts.
  */
-import { existsSync } from "node:fs";
 import { type Server as HttpServer, createServer as createHttpServer } from "node:http";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { createDemoServer } from "../../src/apps/demo.js";
 import { echoRoute } from "../../src/apps/echo.js";
 import { type ServerOptions, type WsrawServer, createServer } from "../../src/server/index.js";
-
-export const CHROMIUM = "/usr/bin/chromium";
-
-/**
- * Why the browser tests cannot run here, or undefined when they can. Under CI=true they
- * always run (and fail at launch if Chromium is missing): CI must not skip them silently.
- */
-export const skipReason: string | undefined =
-  existsSync(CHROMIUM) || process.env.CI === "true"
-    ? undefined
-    : `${CHROMIUM} not found: install Debian's chromium package to run the browser tests`;
-if (skipReason !== undefined) console.warn(`skipping browser tests: ${skipReason}`);
-
-/** A suite title that says why it was skipped, when it is. */
-export function suiteTitle(title: string): string {
-  return skipReason === undefined ? title : `${title} (skipped: ${skipReason})`;
-}
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-/** Playwright's own waits (actions, waitForFunction) give up after this long. */
-export const PAGE_TIMEOUT_MS = 10_000;
-
-export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium package`);
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
-}
+import { PAGE_TIMEOUT_MS } from "../support/browser.js";
+import { within } from "../support/index.js";
 
 const PAGE_TOOLS = fileURLToPath(new URL("./page-tools.js", import.meta.url));
 
@@ -148,15 +113,6 @@ export class Gate {
     this.http.closeAllConnections();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
-}
-
-/** Resolves with `promise`, or rejects after `ms` with a message naming `what`. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 // ---- Calls into page-tools.js ----

@@ -10,31 +10,19 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createDemoServer } from "../../src/apps/demo.js";
 import type { ServerOptions, WsrawServer } from "../../src/server/index.js";
-import { CHROMIUM, PAGE_TIMEOUT_MS, call, newContext, say, skipReason, until, waitForChatStatus } from "../browser/helpers.js";
-import { startNode, useResources } from "../server/helpers.js";
+import { call, newContext, say, until, waitForChatStatus } from "../browser/helpers.js";
+import { startNode, useResources } from "../support/index.js";
 import { type TestCerts, makeCerts, opensslSkip, removeCerts } from "./certs.js";
+import { PAGE_TIMEOUT_MS, launchBrowser, skipReason } from "../support/browser.js";
 
 const resources = useResources();
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 const PROBE = fileURLToPath(new URL("./fixtures/wss-probe.js", import.meta.url));
 const TLS_400 = "This port speaks TLS: connect with wss:// (or https://)";
-
-/** The browser tests' Chromium flags (test/browser/helpers.ts), plus trust for the test-made certificate. */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--ignore-certificate-errors",
-];
 
 const skip = skipReason ?? opensslSkip;
 const title = (text: string): string => (skip === undefined ? text : `${text} (skipped: ${skip})`);
@@ -67,8 +55,8 @@ describe.skipIf(skip !== undefined)(title("the demo over https:// and wss:// in 
 
   beforeAll(async () => {
     certs = await makeCerts();
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium package`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    // The certificate is made by the test: Chromium is told to trust it.
+    browser = await launchBrowser(["--ignore-certificate-errors"]);
   });
 
   afterAll(async () => {

@@ -26,17 +26,8 @@ import {
   streamArb,
   unicodeStringArb,
 } from "../frame/helpers.js";
-import {
-  type ClientFrame,
-  type ClientHandshake,
-  type HandshakeExpectations,
-  RawPeer,
-  RawServer,
-  WAIT_MS,
-  acceptFor,
-  sleep,
-  within,
-} from "./raw-server.js";
+import { type ClientFrame, type ClientHandshake, type HandshakeExpectations, RawPeer, RawServer, WAIT_MS } from "./raw-server.js";
+import { acceptFor, sleep, within } from "../support/index.js";
 
 const OP = { CONT: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PONG: 0xa } as const;
 const RSV1 = 0b100;

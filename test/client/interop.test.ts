@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { type WebSocket, connect, createServer, requireWebSocket } from "../../src/index.js";
-import { MiB, deferred, killChild, patternBytes, patternText, within } from "../server/helpers.js";
+import { MiB, deferred, killChild, patternBytes, patternText, within } from "../support/index.js";
 import { type KeyPair, type TestCerts, makeCerts, opensslSkip, removeCerts } from "./certs.js";
 
 const PYTHON = "/usr/bin/python3";
@@ -67,7 +67,7 @@ class Views {
   }
 
   get(id: string): Promise<ServerView> {
-    return within(this.entry(id).promise, `the server's account of connection ${id}`);
+    return within(this.entry(id).promise, 10_000, `the server's account of connection ${id}`);
   }
 }
 
@@ -206,16 +206,16 @@ async function pythonServer(tls: KeyPair | undefined): Promise<EchoServer> {
   });
   const stop = async (): Promise<void> => {
     child.stdin!.end();
-    await within(exited, "the Python server to exit", 5_000).catch(() => {
+    await within(exited, 5_000, "the Python server to exit").catch(() => {
       killChild(child);
-      return within(exited, "the Python server to exit after SIGKILL");
+      return within(exited, 10_000, "the Python server to exit after SIGKILL");
     });
   };
   const failed = exited.then(() => {
     throw new Error(`the Python server exited before listening: ${stderr}`);
   });
   try {
-    const listening = await within(Promise.race([port.promise, failed]), "the Python server to print its port");
+    const listening = await within(Promise.race([port.promise, failed]), 10_000, "the Python server to print its port");
     return { url: (id) => `${tls ? "wss" : "ws"}://localhost:${listening}/echo?id=${id}`, views, stop };
   } catch (error) {
     killChild(child);
@@ -254,7 +254,7 @@ const textOf = (size: number): string => patternText(size);
 
 /** Echo of one message: the wait is bounded. */
 async function echoOf(ws: WebSocket, what: string): Promise<string | Buffer> {
-  const message = await within(ws.wait(), `the echo of ${what}`);
+  const message = await within(ws.wait(), 10_000, `the echo of ${what}`);
   if (message === null) throw new Error(`the connection closed before the echo of ${what}: ${JSON.stringify(await ws.closed)}`);
   return message;
 }
@@ -308,7 +308,7 @@ describe.each(ROWS)("the wsraw client against $label", (row) => {
       throw error;
     }
     ws.close(1000, reason);
-    expect(await within(ws.closed, "the client's close handshake")).toMatchObject({ code: 1000, wasClean: true });
+    expect(await within(ws.closed, 10_000, "the client's close handshake")).toMatchObject({ code: 1000, wasClean: true });
     expect(await ws.wait()).toBeNull();
     const view = await server!.views.get(id);
     expect(view, "the server's account of the connection").toMatchObject({ code: 1000, reason, error: null, messages: sent });
@@ -384,6 +384,7 @@ describe.each(ROWS)("the wsraw client against $label", (row) => {
             if (received.length === COUNT) break;
           }
         })(),
+        10_000,
         "the last 100 echoes",
       );
       expect(received.length).toBe(COUNT);

@@ -13,32 +13,12 @@
  * needs with `peer.write()` (and friends), so a client can be shown exactly the bytes a
  * broken or hostile server would send. Every wait is bounded.
  */
-import { createHash } from "node:crypto";
 import { type Server, type Socket, createServer } from "node:net";
 import { expect } from "vitest";
-
-export const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+import { acceptFor, sleep, within } from "../support/index.js";
 
 /** Bound of one wait for bytes from the client (only reached when a case fails). */
 export const WAIT_MS = 3_000;
-
-/** The Sec-WebSocket-Accept value for `key` (RFC 6455 §4.2.2, step 5.4), computed here. */
-export function acceptFor(key: string): string {
-  return createHash("sha1").update(key + WS_GUID).digest("base64");
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Rejects after `ms` with `what` unless `promise` settles first. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Every Sec-WebSocket-Key seen by any raw server in this process: a key must never repeat. */
 const keysSeen = new Set<string>();

@@ -26,7 +26,7 @@ import {
   connect,
   createServer,
 } from "../../src/index.js";
-import { echoRoute, runNode, startNode, useResources, within } from "../server/helpers.js";
+import { echoRoute, runNode, startNode, useResources, within } from "../support/index.js";
 import { type KeyPair, type TestCerts, makeCerts, opensslSkip, removeCerts, tlsTitle } from "./certs.js";
 
 const resources = useResources();
@@ -59,18 +59,18 @@ async function tlsEcho(pair: KeyPair, options: ServerOptions = {}) {
 
 /** Connects, echoes a text and a binary message, closes cleanly. */
 async function expectServes(url: string, options: ConnectOptions = {}): Promise<void> {
-  const ws = await within(connect(url, { handshakeTimeoutMs: 5_000, ...options }), `a wss client to connect to ${url}`);
+  const ws = await within(connect(url, { handshakeTimeoutMs: 5_000, ...options }), 10_000, `a wss client to connect to ${url}`);
   try {
     ws.send("still serving");
-    expect(await within(ws.wait(), "the echo of a text message")).toBe("still serving");
+    expect(await within(ws.wait(), 10_000, "the echo of a text message")).toBe("still serving");
     ws.send(Buffer.from([0, 1, 0xfe, 0xff]));
-    expect(await within(ws.wait(), "the echo of a binary message")).toEqual(Buffer.from([0, 1, 0xfe, 0xff]));
+    expect(await within(ws.wait(), 10_000, "the echo of a binary message")).toEqual(Buffer.from([0, 1, 0xfe, 0xff]));
   } catch (error) {
     ws.terminate();
     throw error;
   }
   ws.close(1000, "done");
-  expect(await within(ws.closed, "the close handshake")).toMatchObject({ code: 1000, wasClean: true });
+  expect(await within(ws.closed, 10_000, "the close handshake")).toMatchObject({ code: 1000, wasClean: true });
 }
 
 /** The error `promise` rejects with (fails if it resolves). */
@@ -83,6 +83,7 @@ async function rejection(promise: Promise<{ terminate(): void }>, what: string):
       },
       (error: unknown) => error as Error & { code?: string },
     ),
+    10_000,
     what,
   );
   if (outcome === undefined) throw new Error(`${what}: expected a rejection, but it connected`);
@@ -96,10 +97,10 @@ async function rawExchange(port: number, bytes: Buffer, ms = 5_000): Promise<{ r
   const chunks: Buffer[] = [];
   socket.on("data", (chunk: Buffer) => chunks.push(chunk));
   socket.on("error", () => {}); // a reset is an end like any other here
-  await within(new Promise((resolve) => socket.once("connect", resolve)), "a TCP connection");
+  await within(new Promise((resolve) => socket.once("connect", resolve)), 10_000, "a TCP connection");
   const start = performance.now();
   if (bytes.length > 0) socket.write(bytes);
-  await within(new Promise((resolve) => socket.once("close", resolve)), `the server to close a connection that sent ${bytes.length} bytes`, ms);
+  await within(new Promise((resolve) => socket.once("close", resolve)), ms, `the server to close a connection that sent ${bytes.length} bytes`);
   return { received: Buffer.concat(chunks), elapsedMs: performance.now() - start };
 }
 
@@ -140,6 +141,7 @@ function getHttps(url: string, ca: Buffer): Promise<{ status: number; body: stri
         res.on("error", reject);
       }).on("error", reject);
     }),
+    10_000,
     `GET ${url}`,
   );
 }
@@ -291,19 +293,19 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("wss:// through node:https a
     const before = await getHttps(`https://localhost:${port}/hello`, ca);
     expect(before).toEqual({ status: 200, body: "hello over https on /hello, servername localhost" });
 
-    const ws = await within(connect(`wss://localhost:${port}/echo`, { ca }), "a wss client through node:https");
+    const ws = await within(connect(`wss://localhost:${port}/echo`, { ca }), 10_000, "a wss client through node:https");
     expect(wsraw.connections).toBe(1);
     ws.send("through https");
-    expect(await within(ws.wait(), "the echo")).toBe("through https");
+    expect(await within(ws.wait(), 10_000, "the echo")).toBe("through https");
     // The https route answers while the WebSocket is open.
     expect((await getHttps(`https://localhost:${port}/again`, ca)).status).toBe(200);
     const big = Buffer.alloc(70_000, 7);
     ws.send(big);
-    const echoed = await within(ws.wait(), "the echo of 70,000 bytes");
+    const echoed = await within(ws.wait(), 10_000, "the echo of 70,000 bytes");
     // Buffer.equals: a deep toEqual over 70,000 elements takes half a second.
     expect(Buffer.isBuffer(echoed) && big.equals(echoed)).toBe(true);
     ws.close(1000, "bye");
-    expect(await within(ws.closed, "the close")).toMatchObject({ code: 1000, wasClean: true });
+    expect(await within(ws.closed, 10_000, "the close")).toMatchObject({ code: 1000, wasClean: true });
     expect(upgradeNames).toEqual(["localhost"]);
 
     // A path wsraw does not serve is answered (404) through the https socket.
@@ -314,6 +316,7 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("wss:// through node:https a
       (async () => {
         while (wsraw.connections !== 0) await new Promise((resolve) => setTimeout(resolve, 10));
       })(),
+      10_000,
       "wsraw to forget the closed connection",
     );
   });
@@ -334,13 +337,13 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("wss:// through node:https a
       const ca = certs.ca.cert;
       await expectServes(`wss://localhost:${port}/any/path?x=1`, { ca });
       // The CLI accepts permessage-deflate unless --no-deflate.
-      const ws = await within(connect(`wss://127.0.0.1:${port}/`, { ca, perMessageDeflate: true }), "a deflate client");
+      const ws = await within(connect(`wss://127.0.0.1:${port}/`, { ca, perMessageDeflate: true }), 10_000, "a deflate client");
       expect(ws.extensions).toMatch(/^permessage-deflate(;|$)/);
       const big = "compressible ".repeat(100_000);
       ws.send(big);
-      expect((await within(ws.wait(), "the echo of 1.3 MB")) === big).toBe(true);
+      expect((await within(ws.wait(), 10_000, "the echo of 1.3 MB")) === big).toBe(true);
       ws.close();
-      expect((await within(ws.closed, "the close")).code).toBe(1000);
+      expect((await within(ws.closed, 10_000, "the close")).code).toBe(1000);
       // An untrusted client is refused; plaintext gets the 400.
       const refused = await rejection(connect(`wss://localhost:${port}/`, { handshakeTimeoutMs: 5_000 }), "a client without the CA");
       expect(refused.code).toMatch(/UNABLE_TO_VERIFY/);

@@ -4,22 +4,8 @@
  * is never fragmented (§5.5); an unsolicited pong is ignored.
  */
 import { describe, expect, it } from "vitest";
-import {
-  type Case,
-  OP,
-  binary,
-  connect,
-  echoBinary,
-  echoText,
-  expectPong,
-  failsWith,
-  itCases,
-  itStillServes,
-  ping,
-  pong,
-  text,
-  useEchoServer,
-} from "./harness.js";
+import { type Case, binary, connect, echoBinary, echoText, expectPong, failsWith, itCases, itStillServes, ping, pong, text, useEchoServer } from "./harness.js";
+import { OP } from "../support/index.js";
 
 const server = useEchoServer();
 

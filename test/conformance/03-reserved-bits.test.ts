@@ -5,23 +5,8 @@
  * it are still echoed, and nothing after it is answered.
  */
 import { describe } from "vitest";
-import {
-  type Case,
-  type FrameSpec,
-  OP,
-  RSV1,
-  RSV2,
-  RSV3,
-  close,
-  echoText,
-  failsWith,
-  itCases,
-  itStillServes,
-  opcodeName,
-  ping,
-  text,
-  useEchoServer,
-} from "./harness.js";
+import { type Case, close, echoText, failsWith, itCases, itStillServes, opcodeName, ping, text, useEchoServer } from "./harness.js";
+import { type FrameSpec, OP, RSV1, RSV2, RSV3 } from "../support/index.js";
 
 const server = useEchoServer();
 

@@ -7,26 +7,8 @@
  * and one byte per write.
  */
 import { describe, it } from "vitest";
-import {
-  type Case,
-  OP,
-  binary,
-  close,
-  connect,
-  cont,
-  echoBinary,
-  echoText,
-  expectPong,
-  failsWith,
-  fragmentsAt,
-  fragmentsOf,
-  itCases,
-  itStillServes,
-  ping,
-  pong,
-  text,
-  useEchoServer,
-} from "./harness.js";
+import { type Case, binary, close, connect, cont, echoBinary, echoText, expectPong, failsWith, fragmentsAt, fragmentsOf, itCases, itStillServes, ping, pong, text, useEchoServer } from "./harness.js";
+import { OP } from "../support/index.js";
 
 const server = useEchoServer();
 

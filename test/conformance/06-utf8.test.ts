@@ -7,22 +7,8 @@
  * `fatal`), so a typo in the table cannot make a wrong test pass.
  */
 import { describe, expect, it } from "vitest";
-import {
-  type Case,
-  OP,
-  buildFrame,
-  connect,
-  echoText,
-  failsWith,
-  fragmentsAt,
-  fragmentsOf,
-  hex,
-  itCases,
-  itStillServes,
-  text,
-  useEchoServer,
-  yieldToServer,
-} from "./harness.js";
+import { type Case, connect, echoText, failsWith, fragmentsAt, fragmentsOf, itCases, itStillServes, text, useEchoServer } from "./harness.js";
+import { OP, buildFrame, hex, yieldToServer } from "../support/index.js";
 
 const server = useEchoServer();
 

@@ -6,21 +6,8 @@
  * 1015 may not be sent, 1016-2999 are reserved, <1000 and >=5000 are invalid (§7.4.1-2).
  */
 import { describe, expect, it } from "vitest";
-import {
-  type Case,
-  OP,
-  close,
-  connect,
-  cont,
-  echoText,
-  failsWith,
-  hex,
-  itCases,
-  itStillServes,
-  ping,
-  text,
-  useEchoServer,
-} from "./harness.js";
+import { type Case, close, connect, cont, echoText, failsWith, itCases, itStillServes, ping, text, useEchoServer } from "./harness.js";
+import { OP, hex } from "../support/index.js";
 
 const server = useEchoServer();
 

@@ -6,23 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import {
-  type Case,
-  MAX_PAYLOAD,
-  OP,
-  binary,
-  buildFrame,
-  connect,
-  cont,
-  echoBinary,
-  echoText,
-  failsWith,
-  fragmentsOf,
-  itCases,
-  itStillServes,
-  text,
-  useEchoServer,
-} from "./harness.js";
+import { type Case, MAX_PAYLOAD, binary, connect, cont, echoBinary, echoText, failsWith, fragmentsOf, itCases, itStillServes, text, useEchoServer } from "./harness.js";
+import { OP, buildFrame } from "../support/index.js";
 
 const server = useEchoServer();
 

@@ -6,7 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe } from "vitest";
-import { type Case, OP, echoBinary, echoText, fragmentsOf, itCases, itStillServes, useEchoServer } from "./harness.js";
+import { type Case, echoBinary, echoText, fragmentsOf, itCases, itStillServes, useEchoServer } from "./harness.js";
+import { OP } from "../support/index.js";
 
 const server = useEchoServer();
 

@@ -36,7 +36,8 @@ import {
   ringSlices,
   useDeflateServer,
 } from "./deflate-harness.js";
-import { OP, itStillServes } from "./harness.js";
+import { itStillServes } from "./harness.js";
+import { OP } from "../support/index.js";
 
 /** Autobahn's default offer, PerMessageDeflateOffer(): `permessage-deflate; client_no_context_takeover; client_max_window_bits`. */
 const DEFAULT_OFFER = autobahnOffer(false, 0);

@@ -37,7 +37,8 @@ import {
   ringSlices,
   useDeflateServer,
 } from "./deflate-harness.js";
-import { OP, itStillServes } from "./harness.js";
+import { itStillServes } from "./harness.js";
+import { OP } from "../support/index.js";
 
 const BUDGET = 128 * 1024;
 const MIN_MESSAGES = 4;

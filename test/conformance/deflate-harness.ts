@@ -24,22 +24,8 @@
 import type { Socket } from "node:net";
 import zlib from "node:zlib";
 import { expect, it } from "vitest";
-import {
-  type EchoServer,
-  FRAME_TIMEOUT_MS,
-  type Frame,
-  type FrameSpec,
-  type Message,
-  OP,
-  RSV1,
-  RawClient,
-  describeBytes,
-  expectSameMessage,
-  expectServerIdle,
-  opcodeName,
-  openConnection,
-  toBytes,
-} from "./harness.js";
+import { type EchoServer, FRAME_TIMEOUT_MS, type Frame, type Message, RawClient, describeBytes, expectSameMessage, expectServerIdle, opcodeName, openConnection } from "./harness.js";
+import { type FrameSpec, OP, RSV1, toBytes } from "../support/index.js";
 
 const Z = zlib.constants;
 

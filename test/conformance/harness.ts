@@ -14,29 +14,30 @@
  * The cases are organised like the Autobahn|Testsuite catalogue; each ends with a closing
  * handshake, as Autobahn's do, so a frame the server should not have sent is caught.
  */
-import { createHash, randomBytes, randomFillSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { type Socket, connect as netConnect } from "node:net";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { broadcastRoute, echoRoute } from "../../src/apps/echo.js";
 import { type ServerOptions, type WsrawServer, createServer } from "../../src/server/index.js";
+import {
+  type CloseFrame,
+  type FrameSpec,
+  OP,
+  acceptFor,
+  buildFrame,
+  delay,
+  maskBytes,
+  newKey,
+  parseClose,
+  readResponseHead,
+  toBytes,
+  yieldToServer,
+  withTimeout,
+} from "../support/index.js";
 
 // ---------------------------------------------------------------------------------------
 // Constants
 // ---------------------------------------------------------------------------------------
-
-export const OP = {
-  CONT: 0x0,
-  TEXT: 0x1,
-  BINARY: 0x2,
-  CLOSE: 0x8,
-  PING: 0x9,
-  PONG: 0xa,
-} as const;
-
-/** RSV bits as the 3-bit value of `FrameSpec.rsv`: RSV1 is the high bit (RFC 6455 §5.2). */
-export const RSV1 = 0b100;
-export const RSV2 = 0b010;
-export const RSV3 = 0b001;
 
 /** The limit the server runs with (the CLI's default). */
 export const MAX_PAYLOAD = 16 * 1024 * 1024;
@@ -50,8 +51,6 @@ export const TCP_CLOSE_TIMEOUT_MS = 2_000;
 
 /** Pause between frames in the "frames" write mode: long enough for separate TCP reads. */
 const FRAME_PACE_MS = 2;
-
-const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 // ---------------------------------------------------------------------------------------
 // The server under test
@@ -146,75 +145,6 @@ export async function expectServerIdle(echo: EchoServer): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // Building frames: any bytes at all
 // ---------------------------------------------------------------------------------------
-
-export interface FrameSpec {
-  /** FIN bit; default true. */
-  fin?: boolean;
-  /** RSV1..RSV3 as a 3-bit value (RSV1 = 4, RSV2 = 2, RSV3 = 1); default 0. */
-  rsv?: number;
-  /** Any 4-bit opcode, reserved ones included. */
-  opcode: number;
-  payload?: Uint8Array | string;
-  /** Masking key; default a random one; `null` sends the frame unmasked (invalid from a client). */
-  mask?: Uint8Array | null;
-  /** Payload length written in the header (default: the real one). May be a lie. */
-  length?: number | bigint;
-  /** Length encoding (default: the shortest, as RFC 6455 §5.2 requires). */
-  lengthEncoding?: "7" | "16" | "64";
-}
-
-/** The bytes of one frame exactly as `spec` says, valid or not. */
-export function buildFrame(spec: FrameSpec): Buffer {
-  const payload = toBytes(spec.payload ?? EMPTY);
-  const length = BigInt(spec.length ?? payload.length);
-  const encoding = spec.lengthEncoding ?? (length < 126n ? "7" : length < 0x10000n ? "16" : "64");
-  const key = spec.mask === undefined ? randomKey() : spec.mask;
-  const extended = encoding === "7" ? 0 : encoding === "16" ? 2 : 8;
-  const header = Buffer.alloc(2 + extended + (key === null ? 0 : 4));
-  header[0] = ((spec.fin ?? true) ? 0x80 : 0) | ((spec.rsv ?? 0) & 7) << 4 | (spec.opcode & 0x0f);
-  const maskBit = key === null ? 0 : 0x80;
-  if (encoding === "7") {
-    header[1] = maskBit | Number(length & 0x7fn);
-  } else if (encoding === "16") {
-    header[1] = maskBit | 126;
-    header.writeUInt16BE(Number(length & 0xffffn), 2);
-  } else {
-    header[1] = maskBit | 127;
-    header.writeBigUInt64BE(BigInt.asUintN(64, length), 2);
-  }
-  if (key === null) return Buffer.concat([header, payload]);
-  Buffer.from(key).copy(header, 2 + extended);
-  return Buffer.concat([header, maskBytes(payload, key)]);
-}
-
-// Masking keys: random (RFC 6455 §5.3), drawn from a pool so that 65,536 one-byte frames
-// do not cost 65,536 calls into the CSPRNG.
-const keyPool = Buffer.alloc(4096);
-let keyPoolAt = keyPool.length;
-function randomKey(): Buffer {
-  if (keyPoolAt === keyPool.length) {
-    randomFillSync(keyPool);
-    keyPoolAt = 0;
-  }
-  keyPoolAt += 4;
-  return keyPool.subarray(keyPoolAt - 4, keyPoolAt);
-}
-
-/** XOR with the key, byte by byte (RFC 6455 §5.3), into a new buffer. */
-export function maskBytes(payload: Uint8Array, key: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(payload.length);
-  const k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3];
-  const whole = payload.length & ~3;
-  let i = 0;
-  for (; i < whole; i += 4) {
-    out[i] = payload[i] ^ k0;
-    out[i + 1] = payload[i + 1] ^ k1;
-    out[i + 2] = payload[i + 2] ^ k2;
-    out[i + 3] = payload[i + 3] ^ k3;
-  }
-  for (; i < payload.length; i++) out[i] = payload[i] ^ key[i & 3];
-  return out;
-}
 
 // Shorthands for the frames the tables are made of.
 type Extra = Omit<FrameSpec, "opcode" | "payload">;
@@ -384,12 +314,6 @@ export const describeMode = (mode: WriteMode): string =>
 export interface Message {
   opcode: number;
   payload: Buffer;
-}
-
-/** Parsed close frame: `code` is undefined when the frame had no body. */
-export interface CloseFrame {
-  code: number | undefined;
-  reason: string;
 }
 
 const openClients: RawClient[] = [];
@@ -670,8 +594,8 @@ export async function openConnection<C extends RawClient>(
 ): Promise<C> {
   const socket = netConnect({ host: "127.0.0.1", port, allowHalfOpen: true, noDelay: true });
   socket.on("error", () => {});
-  const key = randomBytes(16).toString("base64");
-  const accept = createHash("sha1").update(key + WS_GUID).digest("base64");
+  const key = newKey();
+  const accept = acceptFor(key);
   try {
     const request =
       `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -690,44 +614,6 @@ export async function openConnection<C extends RawClient>(
     socket.destroy();
     throw error;
   }
-}
-
-/** The handshake's response before any frame: status line, headers, and what followed them. */
-interface ResponseHead {
-  status: string;
-  /** Names lower-cased; a header sent on several lines is one comma-separated list (RFC 9110 §5.3). */
-  headers: Map<string, string>;
-  rest: Buffer;
-}
-
-/** Writes `request` once connected and reads the response head; the socket is left paused. */
-function readResponseHead(socket: Socket, request: string): Promise<ResponseHead> {
-  return withTimeout(
-    new Promise<ResponseHead>((resolve, reject) => {
-      let received = Buffer.alloc(0);
-      const onData = (chunk: Buffer): void => {
-        received = Buffer.concat([received, chunk]);
-        const end = received.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        socket.off("data", onData);
-        socket.pause();
-        const [status, ...lines] = received.subarray(0, end).toString("latin1").split("\r\n");
-        const headers = new Map<string, string>();
-        for (const line of lines) {
-          const colon = line.indexOf(":");
-          const name = line.slice(0, colon).trim().toLowerCase();
-          const value = line.slice(colon + 1).trim();
-          headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
-        }
-        resolve({ status, headers, rest: received.subarray(end + 4) });
-      };
-      socket.on("data", onData);
-      socket.once("close", () => reject(new Error("connection closed during the handshake")));
-      socket.once("connect", () => socket.write(request));
-    }),
-    5_000,
-    "the opening handshake",
-  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -799,12 +685,6 @@ export function itCases(getServer: () => EchoServer, cases: Case[], modes: Write
 
 const EMPTY = Buffer.alloc(0);
 
-export function toBytes(data: Uint8Array | string): Buffer {
-  return typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
-
 /** Hex for short payloads (readable diffs), length + SHA-256 for long ones. */
 export function describeBytes(bytes: Uint8Array): string {
   if (bytes.length <= 256) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex") || "(empty)";
@@ -829,26 +709,3 @@ function describeClose(payload: Buffer): string {
     return `invalid: ${(error as Error).message}`;
   }
 }
-
-/** A server close frame's body (§5.5.1); throws when the server sent an invalid one. */
-export function parseClose(payload: Buffer): CloseFrame {
-  if (payload.length === 0) return { code: undefined, reason: "" };
-  if (payload.length === 1) throw new Error("server close frame has a 1-byte body");
-  const reason = new TextDecoder("utf-8", { fatal: true }).decode(payload.subarray(2));
-  return { code: payload.readUInt16BE(0), reason };
-}
-
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Lets the in-process server run its I/O callbacks before the client writes again. */
-export const yieldToServer = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");

@@ -13,8 +13,9 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { echo } from "../../src/apps/echo.js";
 import { type PerMessageDeflateOptions, type WsrawServer, createServer, httpOnly, requireWebSocket } from "../../src/server/index.js";
-import { PAGE_TIMEOUT_MS, launchBrowser, skipReason, suiteTitle, within } from "../browser/helpers.js";
-import { type AgreedParams, MiB, WireTap, deflateParams, inflateWithWs, parseExtensions, sha256 } from "./fixtures/wire.js";
+import { type AgreedParams, WireTap, deflateParams, inflateWithWs, parseExtensions } from "./fixtures/wire.js";
+import { within, MiB, sha256 } from "../support/index.js";
+import { PAGE_TIMEOUT_MS, launchBrowser, skipReason, suiteTitle } from "../support/browser.js";
 
 const ROUND_TRIPS = fileURLToPath(new URL("./fixtures/round-trips.js", import.meta.url));
 

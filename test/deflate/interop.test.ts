@@ -14,22 +14,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import WsClient from "ws";
 import type { Message, PerMessageDeflateOptions, ServerOptions, UpgradedRequest, WebSocket } from "../../src/server/index.js";
-import { Tap, WsPeer, runNode, runProgram, useResources, within } from "../server/helpers.js";
-import {
-  type AgreedParams,
-  KiB,
-  MiB,
-  type WireMessage,
-  WireTap,
-  compressibleBytes,
-  compressibleText,
-  deflateParams,
-  farBytes,
-  inflateWithWs,
-  multibyteText,
-  randomText,
-  sha256,
-} from "./fixtures/wire.js";
+import { Tap, WsPeer, runNode, runProgram, useResources, within, KiB, MiB, sha256 } from "../support/index.js";
+import { type AgreedParams, type WireMessage, WireTap, compressibleBytes, compressibleText, deflateParams, farBytes, inflateWithWs, multibyteText, randomText } from "./fixtures/wire.js";
 import { randomBytes } from "node:crypto";
 
 const resources = useResources();
@@ -124,6 +110,7 @@ async function openWs(url: string, perMessageDeflate: boolean | WsDeflateOptions
       ws.once("open", () => resolve());
       ws.once("error", reject);
     }),
+    10_000,
     `the ws client to open ${url}`,
   );
   return { peer, header, wasClean };
@@ -349,8 +336,8 @@ describe("permessage-deflate: the ws client", () => {
     conn.peer.ws.close(1000, "bye");
     // The server answers with the code alone (as in test/server/interop.test.ts).
     expect(await conn.peer.closed()).toEqual({ code: 1000, reason: "" });
-    expect(await within(conn.wasClean, "the client's close event")).toBe(true);
-    expect(await within(ws.closed, "the server side to close")).toEqual({ code: 1000, reason: "bye", wasClean: true });
+    expect(await within(conn.wasClean, 10_000, "the client's close event")).toBe(true);
+    expect(await within(ws.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "bye", wasClean: true });
   });
 
   it("a compressed message in fragments (RSV1 on the first frame only), and an empty compressed message", async () => {
@@ -383,7 +370,7 @@ describe("permessage-deflate: the ws client", () => {
     expect(emptyText.wireLength).toBeGreaterThan(0);
 
     conn.peer.ws.close(1000);
-    expect(await within(ws.closed, "the server side to close")).toMatchObject({ code: 1000, wasClean: true });
+    expect(await within(ws.closed, 10_000, "the server side to close")).toMatchObject({ code: 1000, wasClean: true });
   });
 
   it("route options override the server's: off on one route, context takeover on another", async () => {
@@ -415,7 +402,7 @@ describe("permessage-deflate: the ws client", () => {
       expect(summary(await conn.peer.next(5000))).toEqual(summary(big));
       expect(wire.last.fromServer.messages.map((m) => m.compressed), path).toEqual([agreed !== undefined]);
       conn.peer.ws.close(1000);
-      expect(await within(ws.closed, `the server side of ${path} to close`)).toMatchObject({ code: 1000, wasClean: true });
+      expect(await within(ws.closed, 10_000, `the server side of ${path} to close`)).toMatchObject({ code: 1000, wasClean: true });
     }
   });
 
@@ -429,8 +416,8 @@ describe("permessage-deflate: the ws client", () => {
     await echoAll(conn, served, [compressibleText(MiB), compressibleBytes(64 * KiB), "short"]);
     expect(served.wire.last.fromServer.messages.map((m) => m.compressed)).toEqual([false, false, false]);
     conn.peer.ws.close(1000, "bye");
-    expect(await within(req.websocket.closed, "the server side to close")).toEqual({ code: 1000, reason: "bye", wasClean: true });
-    expect(await within(conn.wasClean, "the client's close event")).toBe(true);
+    expect(await within(req.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "bye", wasClean: true });
+    expect(await within(conn.wasClean, 10_000, "the client's close event")).toBe(true);
   });
 });
 
@@ -503,7 +490,7 @@ describe("permessage-deflate: differential against ws's codec, every window size
       });
 
       conn.peer.ws.close(1000, "bye");
-      expect(await within(ws.closed, "the server side to close")).toEqual({ code: 1000, reason: "bye", wasClean: true });
+      expect(await within(ws.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "bye", wasClean: true });
     },
   );
 });
@@ -566,7 +553,7 @@ describe("permessage-deflate: Python's websockets", () => {
       ];
       expect(result.messages).toEqual(labels.map((label) => ({ label, same: true })));
       expect(result.close).toEqual({ code: 1000, reason: "" });
-      expect(await within(req.websocket.closed, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
+      expect(await within(req.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
 
       // websockets compresses every message, empty ones included: wsraw inflated them all.
       const { fromClient, fromServer } = served.wire.last;
@@ -610,7 +597,7 @@ describe("permessage-deflate: Node's built-in WebSocket", () => {
     ]);
     expect(result.close).toEqual({ code: 1000, reason: "", wasClean: true });
     const req = await served.tap.requests.next();
-    expect(await within(req.websocket.closed, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
+    expect(await within(req.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
 
     expect(result.extensions).toBe(req.websocket.extensions);
     const offer = req.headers["sec-websocket-extensions"];
@@ -647,7 +634,7 @@ describe("permessage-deflate: the server sending on its own, to the ws client", 
       const accepted = ws.send(compressibleText(MiB));
       drained.push(`send returned ${accepted}`);
       if (!accepted) {
-        await within(ws.drained(), "drained() after a compressed 1 MiB message", 5000);
+        await within(ws.drained(), 5000, "drained() after a compressed 1 MiB message");
         drained.push("drained");
       }
       ws.send("after the drain");
@@ -691,6 +678,6 @@ describe("permessage-deflate: the server sending on its own, to the ws client", 
     const decoded = await inflateWithWs(conn.header, wire.last.fromServer.messages, agreed.serverNoContextTakeover);
     expect(decoded.map(({ bytes }) => sha256(bytes))).toEqual(burst.map((m) => sha256(bytesOf(m))));
     conn.peer.ws.close(1000);
-    expect(await within((await tap.next()).closed, "the server side to close")).toMatchObject({ code: 1000, wasClean: true });
+    expect(await within((await tap.next()).closed, 10_000, "the server side to close")).toMatchObject({ code: 1000, wasClean: true });
   });
 });

@@ -29,7 +29,8 @@ import {
   itStillServesCompressed,
   useDeflateServer,
 } from "../conformance/deflate-harness.js";
-import { type FrameSpec, OP, RSV1, RSV2, RSV3, close, cont, delay, hex, itStillServes, ping, pong } from "../conformance/harness.js";
+import { close, cont, itStillServes, ping, pong } from "../conformance/harness.js";
+import { type FrameSpec, OP, RSV1, RSV2, RSV3, delay, hex } from "../support/index.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

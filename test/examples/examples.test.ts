@@ -16,8 +16,8 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, RpcError } from "../../examples/rpc-protocol.js";
 import { RpcClient } from "../../examples/rpc-client.js";
 import { RedisServer } from "../redis/redis-server.js";
-import { WsPeer, within } from "../server/helpers.js";
-import { Program, killPrograms, runOk } from "../package/processes.js";
+import { WsPeer, within } from "../support/index.js";
+import { Program, killPrograms, runOk } from "../support/index.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TSC = join(ROOT, "node_modules", "typescript", "bin", "tsc");
@@ -41,7 +41,7 @@ describe("examples/http-server: wsraw behind node:http through handleUpgrade", (
     const { program, match } = await start("http-server", ["--port", "0"], /listening on http:\/\/127\.0\.0\.1:(\d+)\//);
     const port = match[1];
     const get = async (path: string) => {
-      const response = await within(fetch(`http://127.0.0.1:${port}${path}`), `GET ${path}`);
+      const response = await within(fetch(`http://127.0.0.1:${port}${path}`), 10_000, `GET ${path}`);
       return { status: response.status, body: await response.text() };
     };
     expect(await get("/")).toEqual({ status: 200, body: "hello over HTTP; 0 WebSocket connection(s) open\n" });
@@ -99,7 +99,7 @@ describe("examples/rpc-server and rpc-client: request and response over the pull
     const finished: string[] = [];
     const slow = rpc.call("sleep", { ms: 300 }).then(() => finished.push("sleep"));
     const fast = rpc.call("add", [2, 2]).then(() => finished.push("add"));
-    await within(Promise.all([slow, fast]), "both calls");
+    await within(Promise.all([slow, fast]), 10_000, "both calls");
     expect(finished).toEqual(["add", "sleep"]);
     expect(rpc.waiting).toBe(0);
   });

@@ -2,7 +2,7 @@
  * Shared helpers for the frame codec tests.
  *
  * Everything here is built independently of the encoder under test: `rawFrame` writes
- * frame bytes by hand (BigInt lengths, byte-wise masking) and `readFrames` is a small
+ * frame bytes by hand (through test/support's `buildFrame`) and `readFrames` is a small
  * reference decoder, so the parser is checked against bytes made another way and the
  * encoder against a decoder that is not the parser.
  */
@@ -22,6 +22,7 @@ import {
   type FrameParserOptions,
   type Role,
 } from "../../src/frame/index.js";
+import { buildFrame } from "../support/index.js";
 
 // ---------------------------------------------------------------------------------------
 // Events as plain data
@@ -210,27 +211,15 @@ export interface RawFrameSpec {
 
 /** A frame written byte by byte, without the encoder under test. */
 export function rawFrame(spec: RawFrameSpec): Buffer {
-  const payload = bytesOf(spec.payload);
-  const declared = BigInt(spec.length ?? payload.length);
-  const encoding = spec.lengthEncoding ?? (declared < 126n ? 7 : declared < 65536n ? 16 : 64);
-  const masked = spec.mask ?? false;
-  const key = Array.from(spec.key ?? RFC_KEY);
-  const maskBit = masked ? 0x80 : 0;
-
-  const header: number[] = [((spec.fin ?? true) ? 0x80 : 0) | ((spec.rsv ?? 0) << 4) | spec.opcode];
-  if (encoding === 7) {
-    header.push(maskBit | Number(declared));
-  } else if (encoding === 16) {
-    header.push(maskBit | 126, Number((declared >> 8n) & 0xffn), Number(declared & 0xffn));
-  } else {
-    header.push(maskBit | 127);
-    for (let shift = 56n; shift >= 0n; shift -= 8n) header.push(Number((declared >> shift) & 0xffn));
-  }
-  if (masked) header.push(...key);
-
-  const body = Buffer.alloc(payload.length);
-  for (let i = 0; i < payload.length; i++) body[i] = masked ? payload[i] ^ key[i % 4] : payload[i];
-  return Buffer.concat([Buffer.from(header), body]);
+  return buildFrame({
+    fin: spec.fin,
+    rsv: spec.rsv,
+    opcode: spec.opcode,
+    payload: bytesOf(spec.payload),
+    mask: (spec.mask ?? false) ? Buffer.from(Array.from(spec.key ?? RFC_KEY)) : null,
+    length: spec.length,
+    lengthEncoding: spec.lengthEncoding === undefined ? undefined : (String(spec.lengthEncoding) as "7" | "16" | "64"),
+  });
 }
 
 /** `rawFrame` masked as the sender of `role`'s input must: clients mask, servers don't. */

@@ -3,7 +3,8 @@
  * copy. The encoder is wrapped (calling through) to count how often it runs.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type RawClient, TestServer, connectMany, within } from "./helpers.js";
+import { type RawClient, TestServer, connectMany } from "./helpers.js";
+import { within } from "../support/index.js";
 
 // group.ts imports the encoder through the re-exports of src/frame/index.ts; mocking the
 // module that defines the functions replaces the binding those re-exports forward.

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "../../src/server/index.js";
-import { type RawClient, TestServer, type TestServerOptions, connectMany, within } from "./helpers.js";
+import { type RawClient, TestServer, type TestServerOptions, connectMany } from "./helpers.js";
+import { within } from "../support/index.js";
 
 /** What every test opened; closed after each test. */
 let server: TestServer | undefined;

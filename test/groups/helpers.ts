@@ -1,9 +1,8 @@
 /**
  * Helpers for the group and broadcast tests: a small raw WebSocket client on `node:net`
  * (so a test can pause a client's socket and make it a slow reader), a test server that
- * records its connections, and bounded waits.
+ * records its connections (bounded waits come from test/support).
  */
-import { randomBytes } from "node:crypto";
 import { type Socket, connect as netConnect } from "node:net";
 import { FrameParser, Opcode, encodeClose, encodeFrame } from "../../src/frame/index.js";
 import {
@@ -15,40 +14,10 @@ import {
   createServer,
   requireWebSocket,
 } from "../../src/server/index.js";
+import { HOST, Watch, newKey, readResponseHead, within } from "../support/index.js";
 
 /** The path every test server serves WebSockets on. */
 export const WS_PATH = "/g";
-
-/** Resolves with `promise`, or rejects after `ms` with a message naming `what`. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Event-driven waits: `changed()` re-checks the conditions that `until()` callers wait for. */
-class Watch {
-  private readonly watchers = new Set<() => void>();
-
-  changed(): void {
-    for (const watcher of [...this.watchers]) watcher();
-  }
-
-  /** Resolves once `condition()` holds (checked now and after every change), or rejects after `ms`. */
-  until(condition: () => boolean, ms: number, what: string): Promise<void> {
-    if (condition()) return Promise.resolve();
-    let watcher!: () => void;
-    const met = new Promise<void>((resolve) => {
-      watcher = () => {
-        if (condition()) resolve();
-      };
-      this.watchers.add(watcher);
-    });
-    return within(met, ms, what).finally(() => this.watchers.delete(watcher));
-  }
-}
 
 /** The status code and reason of a close frame. */
 export interface CloseFrame {
@@ -150,47 +119,24 @@ export class RawClient {
 }
 
 /** Opens a WebSocket to `127.0.0.1:port` at `target` (path and query) with a raw socket. */
-export function connectRaw(port: number, target = WS_PATH, ms = 10_000): Promise<RawClient> {
-  const socket = netConnect({ host: "127.0.0.1", port, noDelay: true });
-  const key = randomBytes(16).toString("base64");
-  socket.write(
+export async function connectRaw(port: number, target = WS_PATH, ms = 10_000): Promise<RawClient> {
+  const socket = netConnect({ host: HOST, port, noDelay: true });
+  const failed = new Promise<never>((_, reject) => socket.once("error", reject));
+  failed.catch(() => {});
+  const request =
     `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  const handshake = new Promise<RawClient>((resolve, reject) => {
-    let head = Buffer.alloc(0);
-    const fail = (error: Error): void => {
-      socket.off("data", onData);
-      socket.destroy();
-      reject(error);
-    };
-    const onData = (chunk: Buffer): void => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      socket.off("data", onData);
-      socket.off("error", fail);
-      socket.off("close", onClose);
-      const statusLine = head.toString("latin1", 0, head.indexOf("\r\n"));
-      if (!statusLine.startsWith("HTTP/1.1 101 ")) {
-        fail(new Error(`handshake refused: ${statusLine}`));
-        return;
-      }
-      // Hand the socket over paused, so no byte is lost between the two listeners.
-      socket.pause();
-      const client = new RawClient(socket, head.subarray(end + 4));
-      socket.resume();
-      resolve(client);
-    };
-    const onClose = (): void => fail(new Error("connection closed during the handshake"));
-    socket.on("data", onData);
-    socket.once("error", fail);
-    socket.once("close", onClose);
-  });
-  return within(handshake, ms, `the handshake of ${target}`).catch((error: unknown) => {
+    `Sec-WebSocket-Key: ${newKey()}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  try {
+    const { status, rest } = await Promise.race([readResponseHead(socket, request, ms, `the handshake of ${target}`), failed]);
+    if (!status.startsWith("HTTP/1.1 101 ")) throw new Error(`handshake refused: ${status}`);
+    // The socket is handed over paused, so no byte is lost between the two listeners.
+    const client = new RawClient(socket, rest);
+    socket.resume();
+    return client;
+  } catch (error) {
     socket.destroy();
     throw error;
-  });
+  }
 }
 
 /** Opens `count` connections, at most `concurrency` handshakes at a time. */

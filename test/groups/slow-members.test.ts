@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { BroadcastReport, GroupOptions, ServerOptions, WebSocket, WsrawServer } from "../../src/server/index.js";
-import { type RawClient, TestServer, connectMany, tagOf, taggedMessage, within } from "./helpers.js";
+import { type RawClient, TestServer, connectMany, tagOf, taggedMessage } from "./helpers.js";
+import { within } from "../support/index.js";
 
 const LIMIT = 64 * 1024;
 const MESSAGE_SIZE = 1024 * 1024;

@@ -3,7 +3,8 @@
  * connection of that user (two tabs), and `connectionsOf` following closes.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { type RawClient, TestServer, WS_PATH, connectRaw, within } from "./helpers.js";
+import { type RawClient, TestServer, WS_PATH, connectRaw } from "./helpers.js";
+import { within } from "../support/index.js";
 
 let server: TestServer | undefined;
 let clients: RawClient[] = [];

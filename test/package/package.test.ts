@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { WsPeer, within } from "../server/helpers.js";
-import { NPM_ENV, Program, killPrograms, run, runOk } from "./processes.js";
+import { WsPeer, within } from "../support/index.js";
+import { NPM_ENV, Program, killPrograms, run, runOk } from "../support/index.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
@@ -94,7 +94,7 @@ describe("npx wsraw", () => {
     });
     const base = `http://127.0.0.1:${match[1]}`;
     const get = async (path: string) => {
-      const response = await within(fetch(base + path), `GET ${path}`);
+      const response = await within(fetch(base + path), 10_000, `GET ${path}`);
       return { status: response.status, type: response.headers.get("content-type"), body: await response.text() };
     };
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { chatRoute } from "../../src/apps/chat.js";
 import { redisChatRooms } from "../../src/apps/redis-chat-rooms.js";
 import { RedisGroups } from "../../src/redis/index.js";
-import { type WsPeer, startNode, useResources } from "../server/helpers.js";
+import { type WsPeer, startNode, useResources } from "../support/index.js";
 import { redisSkip, useRedisServer } from "./redis-server.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));

@@ -7,7 +7,7 @@ import { createClient } from "redis";
 import { describe, expect, it } from "vitest";
 import { requireWebSocket } from "../../src/index.js";
 import { EnvelopeError, RedisGroups, type RedisGroupsOptions } from "../../src/redis/index.js";
-import { type WsPeer, useResources, within } from "../server/helpers.js";
+import { type WsPeer, useResources, within } from "../support/index.js";
 import { redisSkip, useRedisServer } from "./redis-server.js";
 
 describe.skipIf(redisSkip !== undefined)("wsraw/redis", () => {
@@ -191,7 +191,7 @@ describe.skipIf(redisSkip !== undefined)("wsraw/redis", () => {
     const deadline = Date.now() + 15_000;
     let got: string | Buffer | undefined;
     for (let i = 0; got === undefined && Date.now() < deadline; i++) {
-      await within(a.shared.group("r").broadcast(`probe ${i}`), "a publish after the restart", 15_000);
+      await within(a.shared.group("r").broadcast(`probe ${i}`), 15_000, "a publish after the restart");
       got = await peer.next(200).catch(() => undefined);
     }
     expect(got).toMatch(/^probe \d+$/);

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { afterAll, beforeAll } from "vitest";
-import { killChild, within } from "../server/helpers.js";
+import { killChild, within } from "../support/index.js";
 
 const REDIS_SERVER = "redis-server";
 
@@ -45,7 +45,7 @@ export class RedisServer {
     const exited = new Promise((resolve) => this.child.once("close", resolve));
     if (this.child.exitCode === null && this.child.signalCode === null) {
       killChild(this.child);
-      await within(exited, "redis-server to exit");
+      await within(exited, 10_000, "redis-server to exit");
     }
   }
 
@@ -74,6 +74,7 @@ async function launch(port: number): Promise<ChildProcess> {
       child.once("error", reject);
       child.once("close", (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
     }),
+    10_000,
     `redis-server on port ${port} to start`,
   ).catch((error: unknown) => {
     killChild(child);

@@ -10,21 +10,9 @@
  */
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  Op,
-  RawClient,
-  cleanupAll,
-  closeWsClient,
-  connectionsDrained,
-  chunked,
-  describeCase,
-  expectWsEcho,
-  forEachLimit,
-  openWsClient,
-  startServer,
-  writeChunks,
-} from "./helpers.js";
+import { Op, RawClient, cleanupAll, closeWsClient, connectionsDrained, chunked, describeCase, expectWsEcho, openWsClient, startServer, writeChunks } from "./helpers.js";
 import { FUZZ_MAX_PAYLOAD, type FuzzCase, TERMINATOR, fuzzCaseArb, isSendableCloseCode } from "./fuzz-cases.js";
+import { forEachLimit } from "../support/index.js";
 
 afterEach(cleanupAll);
 

@@ -1,16 +1,15 @@
 /**
  * Helpers for the reliability tests: servers on ephemeral loopback ports, a raw `node:net`
- * WebSocket client that can misbehave on purpose, bounded waits, and resource snapshots.
+ * WebSocket client that can misbehave on purpose, and resource snapshots (bounded waits,
+ * frames and the handshake come from test/support).
  *
- * The raw client encodes its frames and decodes the server's by hand (not with
- * `src/frame`), so a bug in the codec under test cannot hide itself here.
+ * The raw client encodes its frames (test/support's `buildFrame`) and decodes the server's
+ * by hand (not with `src/frame`), so a bug in the codec under test cannot hide itself here.
  *
  * Every server and client made here is registered for cleanup: call `cleanupAll()` in
  * `afterEach`, and nothing outlives a test even when it fails half-way.
  */
-import { createHash, randomBytes } from "node:crypto";
 import { type Socket, connect } from "node:net";
-import { setImmediate as nextMacrotask, setTimeout as delay } from "node:timers/promises";
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import { expect } from "vitest";
@@ -23,14 +22,7 @@ import {
   createServer,
   requireWebSocket,
 } from "../../src/index.js";
-
-export { delay, nextMacrotask };
-
-export const HOST = "127.0.0.1";
-
-// Captured at load time: the tests that fake timers still need real ones for their deadlines.
-const realSetTimeout = globalThis.setTimeout;
-const realClearTimeout = globalThis.clearTimeout;
+import { type CloseFrame, HOST, acceptFor, buildFrame, closeBody, newKey, nextMacrotask, delay, waitUntil, within } from "../support/index.js";
 
 // ---------------------------------------------------------------------------------------
 // Cleanup registry
@@ -61,57 +53,6 @@ export async function cleanupAll(): Promise<void> {
     }
   }
   if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
-}
-
-// ---------------------------------------------------------------------------------------
-// Bounded waiting
-// ---------------------------------------------------------------------------------------
-
-/** `promise`, or a rejection naming `what` after `ms` (real time, even under fake timers). */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = realSetTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => realClearTimeout(timer));
-}
-
-/** Polls `condition` every few ms until it holds; rejects naming `what` after `ms`. */
-export async function waitUntil(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => realSetTimeout(resolve, 5));
-  }
-}
-
-/** Resolves true if `promise` settles within `ms`, false if it is still pending then. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await new Promise((resolve) => realSetTimeout(resolve, ms));
-  return settled;
-}
-
-/**
- * Runs `fn(i)` for i in [0, count) with at most `limit` running at once, starting no new
- * one once `shouldStop()` says so (a time budget). Resolves with how many were started.
- */
-export async function forEachLimit(
-  count: number,
-  limit: number,
-  fn: (index: number) => Promise<void>,
-  shouldStop: () => boolean = () => false,
-): Promise<number> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count && !shouldStop()) await fn(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
-  return next;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -252,37 +193,13 @@ export interface FrameSpec {
 
 /** One frame as a client sends it, written byte by byte after RFC 6455 §5.2. */
 export function clientFrame(opcode: number, payload: Uint8Array | string = Buffer.alloc(0), spec: FrameSpec = {}): Buffer {
-  const data = typeof payload === "string" ? Buffer.from(payload, "utf8") : Buffer.from(payload);
   const { fin = true, mask = true } = spec;
-  const length = spec.announce ?? BigInt(data.length);
-  const header: number[] = [(fin ? 0x80 : 0) | (opcode & 0x0f)];
-  const maskBit = mask ? 0x80 : 0;
-  if (length < 126n) header.push(maskBit | Number(length));
-  else if (length < 65536n) header.push(maskBit | 126, Number(length >> 8n), Number(length & 0xffn));
-  else {
-    header.push(maskBit | 127);
-    for (let shift = 56n; shift >= 0n; shift -= 8n) header.push(Number((length >> shift) & 0xffn));
-  }
-  if (!mask) return Buffer.concat([Buffer.from(header), data]);
-  const key = spec.maskKey ?? randomBytes(4);
-  for (let i = 0; i < data.length; i++) data[i] ^= key[i & 3];
-  return Buffer.concat([Buffer.from(header), key, data]);
+  return buildFrame({ opcode, payload, fin, mask: mask ? spec.maskKey : null, length: spec.announce });
 }
-
-/** A close frame body: the code (big-endian) and the UTF-8 reason; empty without a code. */
-export function closeBody(code?: number, reason = ""): Buffer {
-  if (code === undefined) return Buffer.alloc(0);
-  const body = Buffer.alloc(2 + Buffer.byteLength(reason));
-  body.writeUInt16BE(code, 0);
-  body.write(reason, 2, "utf8");
-  return body;
-}
-
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** A valid opening handshake for `path`, optionally padded with a header to exactly `size` bytes. */
 export function upgradeRequest(path = "/echo", options: { key?: string; size?: number } = {}): Buffer {
-  const key = options.key ?? randomBytes(16).toString("base64");
+  const key = options.key ?? newKey();
   const lines = [
     `GET ${path} HTTP/1.1`,
     `Host: ${HOST}`,
@@ -301,11 +218,6 @@ export function upgradeRequest(path = "/echo", options: { key?: string; size?: n
   return padded;
 }
 
-/** The Sec-WebSocket-Accept a server must answer `key` with (RFC 6455 §4.2.2). */
-export function acceptFor(key: string): string {
-  return createHash("sha1").update(key + GUID).digest("base64");
-}
-
 // ---------------------------------------------------------------------------------------
 // The raw client
 // ---------------------------------------------------------------------------------------
@@ -321,12 +233,6 @@ export interface ServerFrame {
   fin: boolean;
   opcode: number;
   payload: Buffer;
-}
-
-export interface CloseFrame {
-  /** undefined for a close frame with an empty body. */
-  code: number | undefined;
-  reason: string;
 }
 
 /**
@@ -399,7 +305,7 @@ export class RawClient {
   }
 
   async handshake(path = "/echo"): Promise<void> {
-    const key = randomBytes(16).toString("base64");
+    const key = newKey();
     this.write(upgradeRequest(path, { key }));
     const reply = await this.response();
     // Plain checks, not expect(): this runs 20,000 times in the soak.

@@ -6,23 +6,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ReadyState, type ServerOptions } from "../../src/index.js";
-import {
-  Op,
-  RawClient,
-  type TestServer,
-  cleanupAll,
-  closeWsClient,
-  connectionsDrained,
-  delay,
-  expectResourcesBack,
-  keepEchoing,
-  openWsClient,
-  resourceCounts,
-  seededBytes,
-  startServer,
-  upgradeRequest,
-  within,
-} from "./helpers.js";
+import { Op, RawClient, type TestServer, cleanupAll, closeWsClient, connectionsDrained, expectResourcesBack, keepEchoing, openWsClient, resourceCounts, seededBytes, startServer, upgradeRequest } from "./helpers.js";
+import { delay, within } from "../support/index.js";
 
 afterEach(cleanupAll);
 

@@ -12,25 +12,8 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConnectionClosedError, type Message, ReadyState, type ServerOptions, type WebSocket } from "../../src/index.js";
-import {
-  type Handler,
-  Op,
-  RawClient,
-  cleanupAll,
-  closeWsClient,
-  connectionsDrained,
-  delay,
-  expectWsEcho,
-  nextMacrotask,
-  neverRead,
-  openWsClient,
-  resourceCounts,
-  settlesWithin,
-  startServer,
-  upgradeRequest,
-  waitUntil,
-  within,
-} from "./helpers.js";
+import { type Handler, Op, RawClient, cleanupAll, closeWsClient, connectionsDrained, expectWsEcho, neverRead, openWsClient, resourceCounts, startServer, upgradeRequest } from "./helpers.js";
+import { delay, nextMacrotask, settlesWithin, waitUntil, within } from "../support/index.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

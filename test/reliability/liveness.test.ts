@@ -8,17 +8,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ReadyState } from "../../src/index.js";
-import {
-  Op,
-  RawClient,
-  cleanupAll,
-  closeWsClient,
-  delay,
-  expectWsEcho,
-  openWsClient,
-  startServer,
-  within,
-} from "./helpers.js";
+import { Op, RawClient, cleanupAll, closeWsClient, expectWsEcho, openWsClient, startServer } from "./helpers.js";
+import { delay, within } from "../support/index.js";
 
 /** Allowance for late timers and a busy event loop, on top of each documented bound. */
 const SLACK_MS = 300;

@@ -4,16 +4,8 @@
  * that never answer), and resolves with nothing left open.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  RawClient,
-  cleanupAll,
-  expectResourcesBack,
-  forEachLimit,
-  resourceCounts,
-  startServer,
-  upgradeRequest,
-  within,
-} from "./helpers.js";
+import { RawClient, cleanupAll, expectResourcesBack, resourceCounts, startServer, upgradeRequest } from "./helpers.js";
+import { forEachLimit, within } from "../support/index.js";
 
 afterEach(cleanupAll);
 

@@ -13,24 +13,8 @@
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  HOST,
-  Op,
-  acceptFor,
-  cleanupAll,
-  clientFrame,
-  closeBody,
-  closeFrameOf,
-  connectionsDrained,
-  decodeServerFrame,
-  expectResourcesBack,
-  forEachLimit,
-  gc,
-  resourceCounts,
-  settledHeapUsed,
-  startServer,
-  upgradeRequest,
-} from "./helpers.js";
+import { Op, cleanupAll, clientFrame, closeFrameOf, connectionsDrained, decodeServerFrame, expectResourcesBack, gc, resourceCounts, settledHeapUsed, startServer, upgradeRequest } from "./helpers.js";
+import { HOST, acceptFor, closeBody, forEachLimit } from "../support/index.js";
 
 afterEach(cleanupAll);
 

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { ConnectionClosedError, type UpgradedRequest, type WebSocket } from "../../src/index.js";
-import { KiB, MiB, Tap, deferred, isSettled, turn, useResources, within } from "./helpers.js";
+import { KiB, MiB, Tap, deferred, isSettled, turn, useResources, within } from "../support/index.js";
 
 const resources = useResources();
 
@@ -78,12 +78,12 @@ describe("incoming: a handler that does not read", () => {
     startReading.resolve();
     await produce(() => sent === MESSAGE_COUNT, "the rest of the messages");
     peer.ws.close(1000);
-    const { count, outOfOrder, wrongSize } = await within(result.promise, "the handler to read every message", 30_000);
+    const { count, outOfOrder, wrongSize } = await within(result.promise, 30_000, "the handler to read every message");
     expect(count).toBe(MESSAGE_COUNT);
     expect(outOfOrder).toEqual([]);
     expect(wrongSize).toBe(0);
     expect(maxQueued).toBeLessThanOrEqual(MAX_QUEUED + SLACK);
-    expect(await within(ws.closed, "closed")).toMatchObject({ code: 1000, wasClean: true });
+    expect(await within(ws.closed, 10_000, "closed")).toMatchObject({ code: 1000, wasClean: true });
   }, 60_000);
 
   it("maxQueuedBytes pauses reading too, before maxQueuedMessages is reached", async () => {
@@ -99,7 +99,7 @@ describe("incoming: a handler that does not read", () => {
     const received: number[] = [];
     const deadline = performance.now() + 10_000;
     while (received.length < 8 && performance.now() < deadline) {
-      const message = await within(ws.wait(), "the next message");
+      const message = await within(ws.wait(), 10_000, "the next message");
       received.push((message as Buffer)[0]);
     }
     expect(received).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
@@ -144,7 +144,7 @@ describe("outgoing: a client that does not read", () => {
     expect(await isSettled(drained)).toBe(false);
 
     client.socket.resume();
-    await within(drained, "drained() after the client started reading");
+    await within(drained, 10_000, "drained() after the client started reading");
     expect(ws.bufferedAmount).toBeLessThan(HIGH_WATER);
     await vi.waitFor(() => expect(client.frames.length).toBe(sent), { timeout: 20_000, interval: 20 });
     expect(client.frames.drain().every((frame) => frame.type === "binary" && frame.data.length === CHUNK.length)).toBe(
@@ -158,13 +158,13 @@ describe("outgoing: a client that does not read", () => {
     const { port } = await resources.server({ "/t": tap.route() }, { sendHighWaterMark: HIGH_WATER, closeTimeoutMs: 500 });
     const client = await resources.rawWebSocket(port, { path: "/t" });
     const ws = await tap.next();
-    await within(ws.drained(), "drained() on an idle connection");
+    await within(ws.drained(), 10_000, "drained() on an idle connection");
     client.socket.pause();
     await fillUntilStalled(ws);
     const drained = ws.drained();
     expect(await isSettled(drained)).toBe(false);
     client.destroy();
-    await within(drained, "drained() after the connection closed");
+    await within(drained, 10_000, "drained() after the connection closed");
   });
 
   it("a producer ignoring send()'s result past maxBufferedAmount gets ConnectionClosedError; closed is 1008", async () => {
@@ -191,7 +191,7 @@ describe("outgoing: a client that does not read", () => {
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(error).toMatchObject({ code: 1008 });
     expect(sends).toBeLessThan(4096);
-    expect(await within(ws.closed, "closed")).toMatchObject({ code: 1008, wasClean: false });
+    expect(await within(ws.closed, 10_000, "closed")).toMatchObject({ code: 1008, wasClean: false });
     expect(ws.readyState).toBe(3);
     expect(() => ws.send("more")).toThrow(ConnectionClosedError);
     client.socket.resume();

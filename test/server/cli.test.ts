@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { plainRequest, runNode, startNode, useResources } from "./helpers.js";
+import { plainRequest, runNode, startNode, useResources } from "../support/index.js";
 
 const resources = useResources();
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));

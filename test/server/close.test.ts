@@ -16,7 +16,7 @@ import {
   turn,
   useResources,
   within,
-} from "./helpers.js";
+} from "../support/index.js";
 
 const resources = useResources();
 
@@ -42,8 +42,8 @@ describe("closing handshake started by the client", () => {
     client.sendClose(code, reason);
     expect(await client.nextFrame()).toEqual({ type: "close", code, reason: "" });
     // The server closes the TCP connection first (RFC 6455 §7.1.1): FIN without ours.
-    await within(client.ended, "the server's FIN");
-    expect(await within(ws.closed, "closed")).toEqual({ code, reason, wasClean: true });
+    await within(client.ended, 10_000, "the server's FIN");
+    expect(await within(ws.closed, 10_000, "closed")).toEqual({ code, reason, wasClean: true });
     expect(ws.readyState).toBe(3);
     await client.waitClosed();
   });
@@ -57,9 +57,9 @@ describe("closing handshake started by the client", () => {
     const ws = await tap.next();
     client.sendClose(1000);
     expect(await client.nextFrame()).toEqual({ type: "close", code: 1000, reason: "" });
-    await within(client.ended, "the server's FIN");
+    await within(client.ended, 10_000, "the server's FIN");
     // Done at once and cleanly, not after closeTimeoutMs with 1006.
-    expect(await within(ws.closed, "closed", 2_000)).toEqual({ code: 1000, reason: "", wasClean: true });
+    expect(await within(ws.closed, 2_000, "closed")).toEqual({ code: 1000, reason: "", wasClean: true });
   });
 
   it.each([256 * 1024, 1024 * 1024, 4 * 1024 * 1024])(
@@ -91,7 +91,7 @@ describe("closing handshake started by the client", () => {
     client.sendClose();
     // The client-side parser reports 1005 exactly when the close frame has no body.
     expect(await client.nextFrame()).toEqual({ type: "close", code: 1005, reason: "" });
-    expect(await within(ws.closed, "closed")).toEqual({ code: 1005, reason: "", wasClean: true });
+    expect(await within(ws.closed, 10_000, "closed")).toEqual({ code: 1005, reason: "", wasClean: true });
     await client.waitClosed();
   });
 
@@ -114,8 +114,8 @@ describe("closing handshake started by the server", () => {
     expect(ws.readyState).toBe(2);
     expect(await client.nextFrame()).toEqual({ type: "close", code: 4001, reason: "bye" });
     client.sendClose(4001);
-    await within(client.ended, "the server's FIN");
-    expect(await within(ws.closed, "closed")).toEqual({ code: 4001, reason: "", wasClean: true });
+    await within(client.ended, 10_000, "the server's FIN");
+    expect(await within(ws.closed, 10_000, "closed")).toEqual({ code: 4001, reason: "", wasClean: true });
     await client.waitClosed();
   });
 
@@ -127,7 +127,7 @@ describe("closing handshake started by the server", () => {
     ws.close(4002, "see you");
     expect(await peer.closed()).toEqual({ code: 4002, reason: "see you" });
     // `ws` answers with the code and reason it received; closed reports the peer's frame.
-    expect(await within(ws.closed, "closed")).toEqual({ code: 4002, reason: "see you", wasClean: true });
+    expect(await within(ws.closed, 10_000, "closed")).toEqual({ code: 4002, reason: "see you", wasClean: true });
   });
 
   it("a client that never answers is cut off after closeTimeoutMs: closed is 1006, not clean", async () => {
@@ -140,7 +140,7 @@ describe("closing handshake started by the server", () => {
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(250);
     expect(elapsed).toBeLessThan(8_000);
-    const info = await within(ws.closed, "closed");
+    const info = await within(ws.closed, 10_000, "closed");
     expect(info).toMatchObject({ code: 1006, wasClean: false });
   });
 
@@ -164,14 +164,14 @@ describe("closing handshake started by the server", () => {
     ws.terminate();
     await client.waitClosed();
     expect(client.frames.drain()).toEqual([]);
-    expect(await within(ws.closed, "closed")).toMatchObject({ code: 1006, wasClean: false });
+    expect(await within(ws.closed, 10_000, "closed")).toMatchObject({ code: 1006, wasClean: false });
   });
 
   it("a client that vanishes without a close frame: closed is 1006", async () => {
     const { open } = await tapped();
     const { client, ws } = await open();
     client.destroy();
-    expect(await within(ws.closed, "closed")).toEqual({ code: 1006, reason: "", wasClean: false });
+    expect(await within(ws.closed, 10_000, "closed")).toEqual({ code: 1006, reason: "", wasClean: false });
   });
 });
 
@@ -219,7 +219,7 @@ describe("protocol errors fail the connection (RFC 6455 §7.1.7)", () => {
     expect(frame).toMatchObject({ type: "close", code });
     expect((frame as { reason: string }).reason.length).toBeGreaterThan(0);
     await client.waitClosed();
-    expect(await within(ws.closed, "closed")).toMatchObject({ code, wasClean: false });
+    expect(await within(ws.closed, 10_000, "closed")).toMatchObject({ code, wasClean: false });
     bystander.sendText("unaffected");
     expect(await bystander.nextFrame()).toEqual({ type: "text", data: "unaffected" });
   });
@@ -236,7 +236,7 @@ describe("protocol errors fail the connection (RFC 6455 §7.1.7)", () => {
     const { client, ws } = await open();
     const waiting = ws.wait();
     client.write(handmadeFrame({ opcode: Opcode.Text, payload: "x", masked: false }));
-    expect(await within(waiting, "wait()")).toBeNull();
+    expect(await within(waiting, 10_000, "wait()")).toBeNull();
   });
 });
 
@@ -290,7 +290,7 @@ describe("the handler's end", () => {
     client.sendText("one message and done");
     expect(await client.nextFrame()).toEqual({ type: "close", code: 1000, reason: "" });
     client.sendClose(1000);
-    expect(await within(ws.closed, "closed")).toEqual({ code: 1000, reason: "", wasClean: true });
+    expect(await within(ws.closed, 10_000, "closed")).toEqual({ code: 1000, reason: "", wasClean: true });
     await client.waitClosed();
   });
 
@@ -308,7 +308,7 @@ describe("the handler's end", () => {
     });
     const { client, ws } = await open();
     client.sendClose(1000);
-    await within(ws.closed, "closed");
+    await within(ws.closed, 10_000, "closed");
     await vi.waitFor(() => expect(thrown).toHaveBeenCalledTimes(1), { timeout: 5_000 });
     expect(thrown.mock.calls[0][0]).toBeInstanceOf(ConnectionClosedError);
     expect(thrown.mock.calls[0][0]).toMatchObject({ code: 1000 });
@@ -321,7 +321,7 @@ describe("the handler's end", () => {
     const { open } = await tapped({}, () => never);
     const { client, ws } = await open();
     client.sendClose(1000);
-    expect(await within(ws.closed, "closed")).toMatchObject({ code: 1000, wasClean: true });
+    expect(await within(ws.closed, 10_000, "closed")).toMatchObject({ code: 1000, wasClean: true });
     expect(await isSettled(never)).toBe(false);
   });
 });

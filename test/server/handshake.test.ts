@@ -20,7 +20,7 @@ import {
   upgradeRequest,
   useResources,
   type RequestSpec,
-} from "./helpers.js";
+} from "../support/index.js";
 
 const resources = useResources();
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { type HttpResult, type WsRequest, acceptWebSocket, httpOnly } from "../../src/index.js";
-import { expectEchoes, plainRequest, upgradeRequest, useResources, type RequestSpec } from "./helpers.js";
+import { expectEchoes, plainRequest, upgradeRequest, useResources, type RequestSpec } from "../support/index.js";
 
 const resources = useResources();
 

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { type UpgradedRequest, requireWebSocket } from "../../src/index.js";
-import { Tap, echo, runNode, runProgram, useResources, within } from "./helpers.js";
+import { Tap, echo, runNode, runProgram, useResources, within } from "../support/index.js";
 
 const resources = useResources();
 const NODE_CLIENT = fileURLToPath(new URL("./fixtures/node-websocket-client.mjs", import.meta.url));
@@ -47,7 +47,7 @@ describe("interop", () => {
 
     peer.ws.close(1000, "bye");
     expect(await peer.closed()).toEqual({ code: 1000, reason: "" });
-    expect(await within(ws.closed, "closed")).toEqual({ code: 1000, reason: "bye", wasClean: true });
+    expect(await within(ws.closed, 10_000, "closed")).toEqual({ code: 1000, reason: "bye", wasClean: true });
   });
 
   it("Node's built-in WebSocket: text and binary, subprotocol, clean close", async () => {
@@ -65,7 +65,7 @@ describe("interop", () => {
       error: null,
     });
     const ws = await tap.next();
-    expect(await within(ws.closed, "closed")).toEqual({ code: 1000, reason: "done", wasClean: true });
+    expect(await within(ws.closed, 10_000, "closed")).toEqual({ code: 1000, reason: "done", wasClean: true });
   });
 
   it.skipIf(pythonSkip !== undefined)(
@@ -95,7 +95,7 @@ describe("interop", () => {
         error: null,
       });
       const ws = await tap.next();
-      expect(await within(ws.closed, "closed")).toEqual({ code: 1000, reason: "done", wasClean: true });
+      expect(await within(ws.closed, 10_000, "closed")).toEqual({ code: 1000, reason: "done", wasClean: true });
     },
   );
 });

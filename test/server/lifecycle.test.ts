@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { encodeMessage } from "../../src/frame/index.js";
 import { type Route, createServer, requireWebSocket } from "../../src/index.js";
-import { HOST, RawClient, Tap, WsPeer, echoRoute, upgradeRequest, useResources, within } from "./helpers.js";
+import { HOST, RawClient, Tap, WsPeer, echoRoute, upgradeRequest, useResources, within } from "../support/index.js";
 
 const resources = useResources();
 
@@ -27,10 +27,10 @@ describe("server.close()", () => {
     // The raw client answers the close frame by hand, like any client would.
     expect(await raw.nextFrame()).toMatchObject({ type: "close", code: 1001 });
     raw.sendClose(1001);
-    await within(closing, "server.close()");
+    await within(closing, 10_000, "server.close()");
 
     for (const peer of peers) expect((await peer.closed()).code).toBe(1001);
-    expect(await within(tapped.closed, "closed")).toMatchObject({ code: 1001, wasClean: true });
+    expect(await within(tapped.closed, 10_000, "closed")).toMatchObject({ code: 1001, wasClean: true });
     expect(server.connections).toBe(0);
     await halfway.waitClosed();
     await expect(RawClient.connect(port)).rejects.toThrow(/ECONNREFUSED/);
@@ -43,11 +43,11 @@ describe("server.close()", () => {
     const closing = server.close();
     expect(await stubborn.nextFrame()).toMatchObject({ type: "close", code: 1001 });
     await expect(RawClient.connect(port)).rejects.toThrow(/ECONNREFUSED/);
-    await within(closing, "server.close() with a client that never answers");
+    await within(closing, 10_000, "server.close() with a client that never answers");
     expect(performance.now() - started).toBeGreaterThanOrEqual(900);
     await stubborn.waitClosed();
     expect(server.connections).toBe(0);
-    await within(server.close(), "a second server.close()");
+    await within(server.close(), 10_000, "a second server.close()");
   });
 });
 
@@ -65,8 +65,8 @@ describe("handleUpgrade behind a node:http server", () => {
     const { port } = http.address() as AddressInfo;
     resources.defer(async () => {
       http.closeAllConnections();
-      await within(wsraw.close(), "the wsraw server to close");
-      await within(new Promise((resolve) => http.close(resolve)), "the http server to close");
+      await within(wsraw.close(), 10_000, "the wsraw server to close");
+      await within(new Promise((resolve) => http.close(resolve)), 10_000, "the http server to close");
     });
     return { port, wsraw };
   }
@@ -116,6 +116,7 @@ describe("handleUpgrade behind a node:http server", () => {
           .on("error", reject)
           .end();
       }),
+      10_000,
       "the http response",
     );
     expect(body).toBe("200 http server saw GET /page?x=1");
@@ -137,8 +138,8 @@ describe("handleUpgrade behind a node:http server", () => {
     const ws = await tap.next();
     const waiting = ws.wait();
     client.destroy();
-    expect(await within(ws.closed, "closed after the client left")).toEqual({ code: 1006, reason: "", wasClean: false });
-    expect(await within(waiting, "wait()")).toBeNull();
+    expect(await within(ws.closed, 10_000, "closed after the client left")).toEqual({ code: 1006, reason: "", wasClean: false });
+    expect(await within(waiting, 10_000, "wait()")).toBeNull();
     expect(wsraw.connections).toBe(0);
   });
 

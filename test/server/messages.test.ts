@@ -14,7 +14,7 @@ import {
   patternText,
   useResources,
   type TestServer,
-} from "./helpers.js";
+} from "../support/index.js";
 
 const shared = useResources("all");
 const resources = useResources();

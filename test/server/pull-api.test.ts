@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { ConnectionClosedError, ReadyState, type UpgradedRequest, type WebSocket } from "../../src/index.js";
-import { MiB, Tap, deferred, isSettled, useResources, within } from "./helpers.js";
+import { MiB, Tap, deferred, isSettled, useResources, within } from "../support/index.js";
 
 const resources = useResources();
 
@@ -56,7 +56,7 @@ describe("reading", () => {
     const pending = ws.wait();
     expect(await isSettled(pending)).toBe(false);
     client.sendText("later");
-    expect(await within(pending, "wait()")).toBe("later");
+    expect(await within(pending, 10_000, "wait()")).toBe("later");
     expect(ws.countMessages()).toBe(0); // handed to the waiter, not queued
   });
 
@@ -68,7 +68,7 @@ describe("reading", () => {
     client.sendText("1");
     client.sendText("2");
     client.sendText("3");
-    expect(await within(Promise.all(waits), "three waits")).toEqual(["1", "2", "3"]);
+    expect(await within(Promise.all(waits), 10_000, "three waits")).toEqual(["1", "2", "3"]);
   });
 
   it("a for-await reader and a wait() caller are served in the order they asked", async () => {
@@ -82,14 +82,14 @@ describe("reading", () => {
     client.sendText("1");
     client.sendText("2");
     client.sendText("3");
-    expect(await within(Promise.all([first, second, third]), "three readers")).toEqual([
+    expect(await within(Promise.all([first, second, third]), 10_000, "three readers")).toEqual([
       { value: "1", done: false },
       "2",
       { value: "3", done: false },
     ]);
     const ending = [iterator.next(), ws.wait()];
     client.sendClose(1000);
-    expect(await within(Promise.all(ending), "readers at the close")).toEqual([{ value: undefined, done: true }, null]);
+    expect(await within(Promise.all(ending), 10_000, "readers at the close")).toEqual([{ value: undefined, done: true }, null]);
   });
 
   it("after the peer's close, queued messages are still read, then wait() returns null", async () => {
@@ -99,11 +99,11 @@ describe("reading", () => {
     client.sendText("before close 1");
     client.sendText("before close 2");
     client.sendClose(1000);
-    await within(ws.closed, "closed");
+    await within(ws.closed, 10_000, "closed");
     expect(ws.countMessages()).toBe(2);
     expect(await ws.wait()).toBe("before close 1");
     expect(ws.read()).toBe("before close 2");
-    expect(await within(ws.wait(), "wait() after close")).toBeNull();
+    expect(await within(ws.wait(), 10_000, "wait() after close")).toBeNull();
     expect(ws.read()).toBeNull();
   });
 
@@ -113,7 +113,7 @@ describe("reading", () => {
     const ws = await tap.next();
     const pending = ws.wait();
     client.sendClose(1000);
-    expect(await within(pending, "wait()")).toBeNull();
+    expect(await within(pending, 10_000, "wait()")).toBeNull();
   });
 
   it("a pending wait() resolves with null when the client vanishes", async () => {
@@ -122,7 +122,7 @@ describe("reading", () => {
     const ws = await tap.next();
     const pending = ws.wait();
     client.destroy();
-    expect(await within(pending, "wait()")).toBeNull();
+    expect(await within(pending, 10_000, "wait()")).toBeNull();
   });
 
   it("for await yields every message and ends when the peer closes", async () => {
@@ -137,7 +137,7 @@ describe("reading", () => {
     client.sendBinary(Buffer.from("y"));
     client.sendText("z");
     client.sendClose(1000);
-    expect(await within(done.promise, "the for-await loop to end")).toEqual(["x", Buffer.from("y"), "z"]);
+    expect(await within(done.promise, 10_000, "the for-await loop to end")).toEqual(["x", Buffer.from("y"), "z"]);
   });
 
   it("breaking out of for await leaves the connection open", async () => {
@@ -170,7 +170,7 @@ describe("writing and state", () => {
     expect(() => ws.ping()).toThrow(ConnectionClosedError);
     expect(await client.nextFrame()).toEqual({ type: "close", code: 4000, reason: "closing now" });
     client.sendClose(4000);
-    await within(ws.closed, "closed");
+    await within(ws.closed, 10_000, "closed");
     expect(ws.readyState).toBe(ReadyState.CLOSED);
 
     let error: unknown;
@@ -246,7 +246,7 @@ describe("the request, for the life of the connection", () => {
       await req.websocket.closed;
     });
     await resources.rawWebSocket(port, { path: "/t?room=blue%20sky", headers: { "X-Custom": "hello" } });
-    expect(await within(seen.promise, "the handler's reads")).toEqual({
+    expect(await within(seen.promise, 10_000, "the handler's reads")).toEqual({
       before: { header: "hello", room: "blue sky" },
       header: "hello",
       room: "blue sky",

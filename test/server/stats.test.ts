@@ -6,7 +6,7 @@ import { connect as netConnect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createDemoServer } from "../../src/apps/demo.js";
 import { HandshakeError, type WebSocket, createServer, requireWebSocket } from "../../src/index.js";
-import { usePairs } from "./client-pair.js";
+import { usePairs } from "../support/index.js";
 
 const { serve, open } = usePairs();
 

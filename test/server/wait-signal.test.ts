@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type WebSocket, createServer, requireWebSocket } from "../../src/index.js";
-import { usePairs } from "./client-pair.js";
+import { usePairs } from "../support/index.js";
 
 const pairs = usePairs();
 

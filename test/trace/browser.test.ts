@@ -6,9 +6,10 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FrameEvent, RequestEvent, ResponseEvent } from "../../src/trace/events.js";
-import { Demo, launchBrowser, newContext, skipReason, suiteTitle } from "../browser/helpers.js";
-import { useResources } from "../server/helpers.js";
+import { Demo, newContext } from "../browser/helpers.js";
+import { useResources } from "../support/index.js";
 import { startRelay, until } from "./helpers.js";
+import { launchBrowser, skipReason, suiteTitle } from "../support/browser.js";
 
 const resources = useResources();
 let browser: Browser | undefined;

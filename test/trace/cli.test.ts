@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { echoRoute } from "../../src/apps/echo.js";
 import { requireWebSocket } from "../../src/index.js";
-import { killChild, runNode, useResources, within } from "../server/helpers.js";
+import { killChild, runNode, useResources, within } from "../support/index.js";
 import { until } from "./helpers.js";
 
 const resources = useResources();
@@ -29,13 +29,13 @@ function spawnCli(args: string[]) {
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   resources.defer(async () => {
     killChild(child);
-    await within(exited, "the child process to exit");
+    await within(exited, 10_000, "the child process to exit");
   });
   return {
     child,
     stdout: () => stdout,
     stderr: () => stderr,
-    exit: () => within(exited, `wsraw ${args.join(" ")} to exit`).catch((error: Error) => {
+    exit: () => within(exited, 10_000, `wsraw ${args.join(" ")} to exit`).catch((error: Error) => {
       throw new Error(`${error.message}; stdout: ${stdout}; stderr: ${stderr}`);
     }),
     waitFor: (pattern: RegExp, stream: "stdout" | "stderr" = "stdout") =>

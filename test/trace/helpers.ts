@@ -6,7 +6,7 @@
 import { type Server, type Socket, connect, createServer as createNetServer } from "node:net";
 import { Relay } from "../../src/trace/relay.js";
 import type { TraceEvent } from "../../src/trace/events.js";
-import { HOST, type Resources, within } from "../server/helpers.js";
+import { HOST, type Resources, within } from "../support/index.js";
 
 /** A relay to `port` whose events land in `events`. */
 export async function startRelay(resources: Resources, port: number) {
@@ -23,8 +23,8 @@ export function until(check: () => boolean, what: string, ms = 10_000): Promise<
       const poll = (): void => (check() ? resolve() : void setTimeout(poll, 5));
       poll();
     }),
-    what,
     ms,
+    what,
   );
 }
 
@@ -73,6 +73,6 @@ export async function rawClient(resources: Resources, port: number) {
   socket.on("end", () => (closed = true));
   socket.on("close", () => (closed = true));
   resources.defer(() => void socket.destroy());
-  await within(new Promise((resolve) => socket.once("connect", resolve)), "the client to connect");
+  await within(new Promise((resolve) => socket.once("connect", resolve)), 10_000, "the client to connect");
   return { socket, bytes: () => Buffer.concat(chunks), /** The peer has closed its side. */ closed: () => closed };
 }

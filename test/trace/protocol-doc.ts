@@ -11,7 +11,7 @@ import { createServer } from "../../src/server/index.js";
 import type { TraceEvent } from "../../src/trace/events.js";
 import { Relay } from "../../src/trace/relay.js";
 import { renderText } from "../../src/trace/render-text.js";
-import { within } from "../server/helpers.js";
+import { within } from "../support/index.js";
 import { until } from "./helpers.js";
 
 /** A function the document links to: its file (from the repository root) and its name. */
@@ -133,7 +133,7 @@ export async function generateProtocolDoc(): Promise<string> {
   socket.on("error", () => {});
   const sections: string[] = [];
   try {
-    await within(new Promise((resolve) => socket.once("connect", resolve)), "the connection to the relay");
+    await within(new Promise((resolve) => socket.once("connect", resolve)), 10_000, "the connection to the relay");
     let seen = 0;
     for (const step of STEPS) {
       socket.write(step.send);

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { connect } from "../../src/client/connect.js";
 import type { FrameEvent, ResponseEvent, TraceEvent } from "../../src/trace/events.js";
 import { echoRoute } from "../../src/apps/echo.js";
-import { HOST, acceptFor, newKey, upgradeRequest, useResources, within } from "../server/helpers.js";
+import { HOST, acceptFor, newKey, upgradeRequest, useResources, within } from "../support/index.js";
 import { RawTarget, rawClient, startRelay, until } from "./helpers.js";
 
 const resources = useResources();
@@ -109,7 +109,7 @@ describe("byte-identical forwarding", () => {
     const client = await rawClient(resources, port);
     await until(() => target.sockets.length === 1, "the relay to reach the target");
     client.socket.end(Buffer.from("bye"));
-    await within(new Promise((resolve) => target.sockets[0]!.once("end", resolve)), "the FIN at the target");
+    await within(new Promise((resolve) => target.sockets[0]!.once("end", resolve)), 10_000, "the FIN at the target");
     expect(target.bytes(0).toString()).toBe("bye");
     target.sockets[0]!.end(Buffer.from("ok"));
     await until(() => client.closed(), "the client to close");
@@ -202,9 +202,9 @@ describe("permessage-deflate through the relay", () => {
     const ws = await connect(`ws://${HOST}:${port}/echo`, { perMessageDeflate: true });
     const text = "compress me, ".repeat(200);
     ws.send(text);
-    expect(await within(ws.wait(), "the echo")).toBe(text);
+    expect(await within(ws.wait(), 10_000, "the echo")).toBe(text);
     ws.close(1000);
-    await within(ws.closed, "the close");
+    await within(ws.closed, 10_000, "the close");
     const response = events.find((e): e is ResponseEvent => e.type === "response")!;
     expect(response.deflate).toMatchObject({ serverNoContextTakeover: true, clientNoContextTakeover: true });
     const data = events.filter((e): e is FrameEvent => e.type === "frame" && e.opcodeName === "text");

@@ -1,12 +1,87 @@
 /**
- * Child processes for the package and example tests: commands run to completion with a
- * time limit, and long-running programs started in their own process group (`npx` runs
- * npm, which runs a shell, which runs node) so that stopping one reaches all of its
- * processes. Every wait is bounded; whatever is still running at the end is killed by
- * its group id, which is the PID of the process the test started.
+ * Child processes, every wait bounded and every process killed by its PID (or, for
+ * programs started in their own process group, by the group id, which is the PID of the
+ * process the test started):
+ * - `runNode`/`runProgram` run to completion; `startNode` starts a long-running node
+ *   whose stdout says when it is ready, killed at the tracker's teardown;
+ * - `run`/`runOk`/`Program` for the package and example tests: `npx` runs npm, which runs
+ *   a shell, which runs node, so stopping one must reach all of its processes.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { within } from "../server/helpers.js";
+import type { Resources } from "./resources.js";
+import { WAIT_MS, within } from "./timeouts.js";
+
+/** Runs `node ...args` to completion and returns its output; killed (by PID) after `ms`. */
+export function runNode(args: readonly string[], ms = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runProgram(process.execPath, args, ms);
+}
+
+/** Runs `command` with `args`, killed after `ms`; resolves with its exit code and output. */
+export async function runProgram(
+  command: string,
+  args: readonly string[],
+  ms = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  try {
+    const code = await within(exited, ms, `${command} ${args.join(" ")} to exit`);
+    return { code, stdout, stderr };
+  } catch (error) {
+    killChild(child);
+    throw new Error(`${(error as Error).message}; stdout: ${stdout}; stderr: ${stderr}`);
+  }
+}
+
+/** Sends SIGKILL to `child` by its PID, if it is still running. */
+export function killChild(child: ChildProcess): void {
+  if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    try {
+      process.kill(child.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/**
+ * Starts a long-running `node ...args` and resolves once a line of its stdout matches
+ * `ready`, with the match. The process is killed by PID at teardown.
+ */
+export async function startNode(
+  resources: Resources,
+  args: readonly string[],
+  ready: RegExp,
+  ms = 20_000,
+): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  resources.defer(async () => {
+    killChild(child);
+    await within(exited, WAIT_MS, "the child process to exit");
+  });
+  let output = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const match = await within(
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        output += chunk;
+        const found = ready.exec(output);
+        if (found) resolve(found);
+      });
+      child.once("close", (code) => reject(new Error(`exited with ${code} before ready: ${output}`)));
+    }),
+    ms,
+    `node ${args.join(" ")} to print ${ready}`,
+  ).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; output so far: ${output}`);
+  });
+  return { child, match, output: () => output };
+}
 
 export interface Finished {
   code: number | null;
@@ -45,7 +120,7 @@ export async function run(
     child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
   try {
-    return await within(exited, `${command} ${args.join(" ")} to finish`, options.timeoutMs ?? 30_000);
+    return await within(exited, options.timeoutMs ?? 30_000, `${command} ${args.join(" ")} to finish`);
   } catch (error) {
     killGroup(child, "SIGKILL");
     throw new Error(`${(error as Error).message}\nstdout: ${stdout}\nstderr: ${stderr}`);
@@ -112,8 +187,7 @@ export class Program {
         child.once("error", reject);
         child.once("close", (code, signal) => reject(new Error(`exited with ${code ?? signal} before ready`)));
       }),
-      `${program.description} to print ${ready}`,
-      options.timeoutMs ?? 20_000,
+      options.timeoutMs ?? 20_000, `${program.description} to print ${ready}`,
     ).catch(async (error: unknown) => {
       await program.kill();
       throw new Error(`${(error as Error).message}\noutput: ${program.output}`);
@@ -137,7 +211,7 @@ export class Program {
     if (leaderOnly) this.child.kill("SIGTERM");
     else killGroup(this.child, "SIGTERM");
     try {
-      return await within(this.exited, `${this.description} to exit after SIGTERM`, timeoutMs);
+      return await within(this.exited, timeoutMs, `${this.description} to exit after SIGTERM`);
     } catch (error) {
       await this.kill();
       throw new Error(`${(error as Error).message}\noutput: ${this.output}`);
@@ -150,7 +224,7 @@ export class Program {
   async kill(): Promise<void> {
     running.delete(this);
     killGroup(this.child, "SIGKILL");
-    await within(this.exited, `${this.description} to exit after SIGKILL`, 5_000).catch(() => {});
+    await within(this.exited, 5_000, `${this.description} to exit after SIGKILL`).catch(() => {});
   }
 }
 
