@@ -22,7 +22,8 @@ export interface RedisClient {
   duplicate(): RedisClient;
   publish(channel: string, message: Buffer): Promise<number>;
   subscribe(channel: string, listener: (message: Buffer, channel: Buffer) => unknown, bufferMode: true): Promise<void>;
-  unsubscribe(channel: string, listener: (message: Buffer, channel: Buffer) => unknown, bufferMode: true): Promise<void>;
+  /** Without a channel: every channel. */
+  unsubscribe(channel?: string, listener?: (message: Buffer, channel: Buffer) => unknown, bufferMode?: true): Promise<void>;
   close(): Promise<unknown>;
   on(event: "error", listener: (error: Error) => void): unknown;
   off(event: "error", listener: (error: Error) => void): unknown;
@@ -164,7 +165,13 @@ export class RedisGroups {
     this.unwatch?.();
     this.listeners.clear();
     this.bySerial.clear();
-    if (this.subscriber.isOpen) await this.subscriber.close().catch(this.reportError);
+    if (this.subscriber.isOpen) {
+      // Unsubscribed, with Redis's answer, before the connection goes: once close()
+      // resolves, Redis counts no subscription of ours. A closed connection alone is
+      // forgotten by Redis some time later, and a PUBLISH meanwhile still counts us.
+      await this.subscriber.unsubscribe().catch(this.reportError);
+      await this.subscriber.close().catch(this.reportError);
+    }
     this.publisher.off("error", this.reportError);
     this.subscriber.off("error", this.reportError);
   }
