@@ -93,7 +93,8 @@ describe("examples/rpc-server and rpc-client: request and response over the pull
     expect(await failure(rpc.call("nope"))).toEqual({ code: ErrorCode.MethodNotFound, message: 'no method "nope"' });
     // A bug in a method: the caller learns nothing of it, the server's stderr has it all.
     expect(await failure(rpc.call("crash"))).toEqual({ code: ErrorCode.InternalError, message: "internal error" });
-    expect(program.printed).toContain("a bug in a method");
+    // The child's stderr is its own pipe: the report may arrive after the answer does.
+    await expect.poll(() => program.printed, { timeout: 5_000 }).toContain("a bug in a method");
 
     // Calls run side by side: the slow one made first is answered last.
     const finished: string[] = [];
