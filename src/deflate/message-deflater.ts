@@ -1,7 +1,7 @@
 import type { Role } from "../frame/parser.js";
 import type { DeflateParams } from "../http/permessage-deflate.js";
 import { type EnginePool, sharedPool } from "./engine-pool.js";
-import type { DeflateSettings } from "./options.js";
+import { type DeflateSettings, senderParams, sharedInstance } from "./options.js";
 import { ZlibEngine, type ZlibEngineOptions } from "./zlib-engine.js";
 
 /**
@@ -35,12 +35,9 @@ export class MessageDeflater {
    * every connection with the same settings shares (it holds no state between messages).
    */
   static for(params: DeflateParams, role: Role, settings: DeflateSettings): MessageDeflater {
-    const noContext = role === "server" ? params.serverNoContextTakeover : params.clientNoContextTakeover;
-    if (!noContext) return new MessageDeflater(params, role, settings);
-    const key = `deflate:${role}:${role === "server" ? params.serverMaxWindowBits : params.clientMaxWindowBits}`;
-    let shared = settings.stateless.get(key) as MessageDeflater | undefined;
-    if (shared === undefined) settings.stateless.set(key, (shared = new MessageDeflater(params, role, settings)));
-    return shared;
+    const own = senderParams(params, role);
+    const make = (): MessageDeflater => new MessageDeflater(params, role, settings);
+    return own.noContextTakeover ? sharedInstance(settings, `deflate:${role}:${own.maxWindowBits}`, make) : make();
   }
 
   constructor(
@@ -49,12 +46,12 @@ export class MessageDeflater {
     role: Role,
     private readonly settings: DeflateSettings,
   ) {
-    const noContext = role === "server" ? params.serverNoContextTakeover : params.clientNoContextTakeover;
+    const own = senderParams(params, role);
     const policyBits = (role === "server" ? settings.policy.serverMaxWindowBits : settings.policy.clientMaxWindowBits) ?? 15;
-    const windowBits = Math.min(role === "server" ? params.serverMaxWindowBits : params.clientMaxWindowBits, policyBits);
+    const windowBits = Math.min(own.maxWindowBits, policyBits);
     this.enabled = windowBits > 8;
     this.engineOptions = { windowBits, level: settings.level, memLevel: settings.memLevel };
-    if (noContext) this.pool = sharedPool("deflate", this.engineOptions);
+    if (own.noContextTakeover) this.pool = sharedPool("deflate", this.engineOptions);
   }
 
   /**

@@ -4,7 +4,7 @@ import { ProtocolError } from "../frame/protocol-error.js";
 import { Utf8Validator } from "../frame/utf8.js";
 import type { DeflateParams } from "../http/permessage-deflate.js";
 import { type EnginePool, sharedPool } from "./engine-pool.js";
-import type { DeflateSettings } from "./options.js";
+import { type DeflateSettings, senderParams, sharedInstance } from "./options.js";
 import { ZlibDataError, ZlibEngine } from "./zlib-engine.js";
 
 /**
@@ -43,12 +43,9 @@ export class MessageInflater {
    * that every connection with the same limit shares (it holds no state between messages).
    */
   static for(params: DeflateParams, role: Role, settings: DeflateSettings, maxPayload: number): MessageInflater {
-    const peerNoContext = role === "server" ? params.clientNoContextTakeover : params.serverNoContextTakeover;
-    if (!peerNoContext) return new MessageInflater(params, role, settings, maxPayload);
-    const key = `inflate:${role}:${maxPayload}`;
-    let shared = settings.stateless.get(key) as MessageInflater | undefined;
-    if (shared === undefined) settings.stateless.set(key, (shared = new MessageInflater(params, role, settings, maxPayload)));
-    return shared;
+    const make = (): MessageInflater => new MessageInflater(params, role, settings, maxPayload);
+    const peer = senderParams(params, role === "server" ? "client" : "server");
+    return peer.noContextTakeover ? sharedInstance(settings, `inflate:${role}:${maxPayload}`, make) : make();
   }
 
   constructor(
@@ -58,10 +55,10 @@ export class MessageInflater {
     private readonly settings: DeflateSettings,
     private readonly maxPayload: number,
   ) {
-    const peerNoContext = role === "server" ? params.clientNoContextTakeover : params.serverNoContextTakeover;
-    this.windowBits = role === "server" ? params.clientMaxWindowBits : params.serverMaxWindowBits;
+    const peer = senderParams(params, role === "server" ? "client" : "server");
+    this.windowBits = peer.maxWindowBits;
     // Any window inflates what a smaller one compressed: one pool serves every peer.
-    if (peerNoContext) this.pool = sharedPool("inflate", { windowBits: 15 });
+    if (peer.noContextTakeover) this.pool = sharedPool("inflate", { windowBits: 15 });
   }
 
   /**

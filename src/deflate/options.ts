@@ -1,4 +1,5 @@
-import type { DeflatePolicy } from "../http/permessage-deflate.js";
+import type { Role } from "../frame/parser.js";
+import type { DeflateParams, DeflatePolicy } from "../http/permessage-deflate.js";
 import { Limiter } from "./limiter.js";
 
 /**
@@ -27,6 +28,30 @@ export interface PerMessageDeflateOptions extends DeflatePolicy {
   concurrency?: number;
 }
 
+/** What governs the messages one end compresses (RFC 7692 §7.1: the server_* or the client_* parameters). */
+export interface SenderParams {
+  noContextTakeover: boolean;
+  maxWindowBits: number;
+}
+
+/** The agreed parameters that govern what `sender` compresses (and its peer inflates). */
+export function senderParams(params: DeflateParams, sender: Role): SenderParams {
+  return sender === "server"
+    ? { noContextTakeover: params.serverNoContextTakeover, maxWindowBits: params.serverMaxWindowBits }
+    : { noContextTakeover: params.clientNoContextTakeover, maxWindowBits: params.clientMaxWindowBits };
+}
+
+/**
+ * The one instance under `key` for this setting, made by `make` the first time: deflaters
+ * and inflaters that keep no context hold no state of their own, so connections with the
+ * same parameters share one.
+ */
+export function sharedInstance<T extends object>(settings: DeflateSettings, key: string, make: () => T): T {
+  let instance = settings.stateless.get(key) as T | undefined;
+  if (instance === undefined) settings.stateless.set(key, (instance = make()));
+  return instance;
+}
+
 /** The options with their defaults filled in, shared by every connection of a server or route. */
 export interface DeflateSettings {
   policy: DeflatePolicy;
@@ -35,11 +60,7 @@ export interface DeflateSettings {
   memLevel: number;
   syncLimit: number;
   limiter: Limiter;
-  /**
-   * Deflaters and inflaters that keep no context hold no state of their own: connections
-   * with the same parameters share one (see `MessageDeflater.for`).
-   * @internal
-   */
+  /** The instances `sharedInstance` hands out, by key. @internal */
   stateless: Map<string, object>;
 }
 

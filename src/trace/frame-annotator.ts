@@ -119,12 +119,12 @@ export class FrameAnnotator {
     let pos = 0;
     while (pos < chunk.length) {
       if (this.frame === undefined) {
-        const needed = this.headerLength < 2 ? 2 : headerSize(this.header[0], this.header[1]);
+        const needed = this.headerLength < 2 ? 2 : headerSize(this.header[1]);
         const take = Math.min(needed - this.headerLength, chunk.length - pos);
         chunk.copy(this.header, this.headerLength, pos, pos + take);
         this.headerLength += take;
         pos += take;
-        if (this.headerLength < 2 || this.headerLength < headerSize(this.header[0], this.header[1])) continue;
+        if (this.headerLength < 2 || this.headerLength < headerSize(this.header[1])) continue;
         this.frame = this.startFrame();
         if (this.frame.event.payloadLength === 0) events.push(this.finishFrame());
       } else {
@@ -156,7 +156,7 @@ export class FrameAnnotator {
     const h = this.header;
     const b0 = h[0];
     const b1 = h[1];
-    const size = headerSize(b0, b1);
+    const size = headerSize(b1);
     const violations: Violation[] = [];
     const length7 = b1 & 0x7f;
     let payloadLength = length7;
@@ -370,8 +370,8 @@ export class FrameAnnotator {
   }
 }
 
-/** The size of a frame's header from its first two bytes (§5.2). */
-function headerSize(b0: number, b1: number): number {
+/** The size of a frame's header from its second byte: length encoding and MASK (§5.2). */
+function headerSize(b1: number): number {
   const length7 = b1 & 0x7f;
   return 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
 }
