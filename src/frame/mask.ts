@@ -34,11 +34,9 @@ export function keyWord(bytes: Uint8Array, at: number): number {
 /** `mask`, with the key given as `keyWord(key, 0)`. */
 export function maskWithKeyWord(data: Uint8Array, key: number, offset = 0): void {
   const length = data.length;
-  // The key rotated so that its low byte applies to data[0].
-  const rotation = (offset & 3) * 8;
-  const word = rotation === 0 ? key : (key >>> rotation) | (key << (32 - rotation));
+  const word = rotateKey(key, offset);
   let i = 0;
-  if (length >= SIMD_THRESHOLD && simdXor !== undefined) {
+  if (length >= SIMD_THRESHOLD && simd !== undefined) {
     // WebAssembly memory is little-endian whatever this machine is.
     i = length & ~15;
     simdXor(data.subarray(0, i), word);
@@ -129,7 +127,7 @@ interface WasmApi {
  *
  * Undefined where WebAssembly or its SIMD is missing; the JS loops then do all the work.
  */
-const simdXor: ((data: Uint8Array, keyWord: number) => void) | undefined = (() => {
+const simd: { memory: Uint8Array; xor: (pointer: number, length: number, keyWord: number) => void } | undefined = (() => {
   const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   if (wasm === undefined) return undefined;
   const section = (id: number, content: number[]): number[] => [id, content.length, ...content];
@@ -149,20 +147,66 @@ const simdXor: ((data: Uint8Array, keyWord: number) => void) | undefined = (() =
   ]);
   try {
     const { exports } = new wasm.Instance(new wasm.Module(bytes));
-    const memory = new Uint8Array((exports.m as { buffer: ArrayBuffer }).buffer, SIMD_WINDOW_OFFSET, SIMD_WINDOW);
-    const xor = exports.x as (pointer: number, length: number, keyWord: number) => void;
-    return (data, keyWord) => {
-      for (let at = 0; at < data.length; at += SIMD_WINDOW) {
-        const piece = data.subarray(at, Math.min(at + SIMD_WINDOW, data.length));
-        memory.set(piece);
-        xor(SIMD_WINDOW_OFFSET, piece.length, keyWord);
-        piece.set(memory.subarray(0, piece.length));
-      }
+    return {
+      memory: new Uint8Array((exports.m as { buffer: ArrayBuffer }).buffer, SIMD_WINDOW_OFFSET, SIMD_WINDOW),
+      xor: exports.x as (pointer: number, length: number, keyWord: number) => void,
     };
   } catch {
     return undefined; // an engine without WebAssembly SIMD: the JS paths are correct, only slower
   }
 })();
+
+/**
+ * XORs `data` (a multiple of 16 bytes long) in place, through the module's window: copied
+ * in, XORed, copied back.
+ */
+function simdXor(data: Uint8Array, keyWord: number): void {
+  const { memory, xor } = simd!;
+  for (let at = 0; at < data.length; at += SIMD_WINDOW) {
+    const piece = data.subarray(at, Math.min(at + SIMD_WINDOW, data.length));
+    memory.set(piece);
+    xor(SIMD_WINDOW_OFFSET, piece.length, keyWord);
+    piece.set(memory.subarray(0, piece.length));
+  }
+}
+
+/** `word` rotated so that its low byte applies to payload byte `offset`. */
+function rotateKey(word: number, offset: number): number {
+  const rotation = (offset & 3) * 8;
+  return rotation === 0 ? word : (word >>> rotation) | (word << (32 - rotation));
+}
+
+/**
+ * `pieces` (masked with `key`, a `keyWord`) joined into one new buffer of `length` bytes and
+ * unmasked on the way. The SIMD path copies through its window anyway: each piece goes into
+ * the window, is XORed there and copied out to its place in the message, two copies in all,
+ * where joining first (`Buffer.concat`) and unmasking after would make three.
+ */
+export function joinUnmasked(pieces: readonly Uint8Array[], length: number, key: number): Buffer {
+  const joined = Buffer.allocUnsafe(length);
+  if (simd === undefined || length < SIMD_THRESHOLD) {
+    let at = 0;
+    for (const piece of pieces) {
+      joined.set(piece, at);
+      at += piece.length;
+    }
+    maskWithKeyWord(joined, key);
+    return joined;
+  }
+  const { memory, xor } = simd;
+  let at = 0;
+  for (const piece of pieces) {
+    for (let from = 0; from < piece.length; from += SIMD_WINDOW) {
+      const part = piece.subarray(from, Math.min(from + SIMD_WINDOW, piece.length));
+      memory.set(part);
+      // Rounded up to whole 16-byte lanes: the bytes past the part are scratch.
+      xor(SIMD_WINDOW_OFFSET, (part.length + 15) & ~15, rotateKey(key, at));
+      joined.set(part.length === memory.length ? memory : memory.subarray(0, part.length), at);
+      at += part.length;
+    }
+  }
+  return joined;
+}
 
 /**
  * Writes `source` XOR `key` into `target` at `targetOffset`, leaving `source` untouched:

@@ -1,6 +1,6 @@
 import { CloseCode, isValidCloseCode } from "./close-code.js";
 import { view } from "./buffer-view.js";
-import { keyWord, maskWithKeyWord } from "./mask.js";
+import { joinUnmasked, keyWord, maskWithKeyWord } from "./mask.js";
 import { Opcode } from "./opcode.js";
 import { ProtocolError, protocolViolation } from "./protocol-error.js";
 import { Utf8Validator, isValidUtf8 } from "./utf8.js";
@@ -380,9 +380,13 @@ export class FrameParser {
     }
     if (!this.fin) return;
     const parts = this.messageParts;
+    if (collected && this.masked && this.isWholeUncheckedMessage()) {
+      // Its pieces are still masked: joined and unmasked in one pass.
+      this.endMessage(joinUnmasked(parts!, this.messageLength, this.maskKey));
+      return;
+    }
     const message =
       parts === undefined ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, this.messageLength);
-    if (collected && this.masked && this.isWholeUncheckedMessage()) maskWithKeyWord(message, this.maskKey);
     this.endMessage(message);
   }
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { mask, maskInto, randomMaskKey } from "../../src/frame/index.js";
+import { joinUnmasked, keyWord } from "../../src/frame/mask.js";
 
 /** The obvious byte-wise definition (RFC 6455 §5.3), returning a new array. */
 function naiveMask(data: Uint8Array, key: ArrayLike<number>, offset = 0): Uint8Array {
@@ -110,6 +111,31 @@ describe("mask", () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("joinUnmasked", () => {
+  it("equals joining the pieces, then unmasking, for any pieces and key (both sides of the SIMD threshold)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 70_000 }), { maxLength: 6 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        (pieces, key) => {
+          const length = pieces.reduce((sum, p) => sum + p.length, 0);
+          const expected = Buffer.concat(pieces.map((p) => Buffer.from(p)));
+          mask(expected, key);
+          const joined = joinUnmasked(pieces, length, keyWord(key, 0));
+          expect(joined.equals(expected)).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("leaves the pieces as they were", () => {
+    const piece = Buffer.alloc(5000, 7);
+    joinUnmasked([piece, piece], 10_000, 0x11223344);
+    expect(piece.every((b) => b === 7)).toBe(true);
   });
 });
 
