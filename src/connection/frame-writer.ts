@@ -18,6 +18,11 @@ export interface Slot {
   readonly estimate: number;
 }
 
+interface WriteMethods {
+  latin1Write(text: string, offset: number, length: number): number;
+  utf8Write(text: string, offset: number, length: number): number;
+}
+
 /**
  * Encodes a connection's outgoing frames and writes them in batches: everything queued
  * in one tick goes to the socket together at the end of that tick (`process.nextTick`,
@@ -62,10 +67,12 @@ export class FrameWriter {
       const size = frameHeaderSize(length, this.masking) + length;
       const start = reserve(size);
       const buffer = slab.buffer;
-      // As many bytes as UTF-16 units: all ASCII, and latin1 writes those bytes ~2× faster.
-      const encoding = length === text.length ? "latin1" : "utf8";
       const payloadStart = writeFrameHeader(buffer, start, Opcode.Text, length, true, key);
-      buffer.write(text, payloadStart, length, encoding);
+      // As many bytes as UTF-16 units: all ASCII, and latin1 writes those bytes ~2× faster.
+      // Node's methods behind `write(text, offset, length, encoding)`, without its argument handling.
+      const methods = buffer as unknown as WriteMethods;
+      if (length === text.length) methods.latin1Write(text, payloadStart, length);
+      else methods.utf8Write(text, payloadStart, length);
       if (key !== undefined) mask(buffer.subarray(payloadStart, payloadStart + length), key);
       this.extendRun(buffer, start, size);
     } else {

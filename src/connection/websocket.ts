@@ -512,22 +512,23 @@ export class WebSocket implements AsyncIterable<Message> {
     return false;
   }
 
+  /** An inflated message (text still as bytes, checked as UTF-8). */
   private receiveMessage(payload: Buffer, binary: boolean): void {
+    this.receive(binary ? payload : payload.toString(), payload.length);
+  }
+
+  /** A message for the application, of `byteLength` bytes on the wire (or inflated). */
+  private receive(message: Message, byteLength: number): void {
     // Once this end has sent its close frame the conversation is over for the
     // application (the WebSocket API drops such messages too): the peer's remaining
     // messages are read off the wire until its close frame, and not delivered.
     if (this.state !== ReadyState.OPEN) return;
     const stats = this.options.stats;
     stats.messagesIn++;
-    stats.bytesIn += payload.length;
-    let message: Message = payload;
-    if (!binary) {
-      // No arguments: Node's shortest path to UTF-8 decoding (no encoding lookup).
-      message = payload.toString();
-      if (this.options.answerAppPings && message === APP_PING) {
-        if (this.state === ReadyState.OPEN) this.writer.text(APP_PONG);
-        return;
-      }
+    stats.bytesIn += byteLength;
+    if (this.options.answerAppPings && message === APP_PING) {
+      this.writer.text(APP_PONG);
+      return;
     }
     const waiter = this.takeWaiter();
     if (waiter !== undefined) {
@@ -810,8 +811,12 @@ class ParserEvents implements FrameHandler {
 
   onMessage(payload: Buffer, binary: boolean, compressed: boolean): boolean {
     if (compressed) return this.ws["receiveCompressed"](payload, binary);
-    this.ws["receiveMessage"](payload, binary);
+    this.ws["receive"](payload, payload.length);
     return true;
+  }
+
+  onText(text: string, byteLength: number): void {
+    this.ws["receive"](text, byteLength);
   }
 
   onPing(payload: Buffer): void {

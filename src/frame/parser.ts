@@ -46,6 +46,13 @@ export interface FrameHandler {
    * chunks pushed meanwhile, until `resume()`.
    */
   onMessage(payload: Buffer, binary: boolean, compressed: boolean): boolean | void;
+  /**
+   * When present, a text message that is not compressed comes here instead, decoded:
+   * the parser, which has just unmasked its bytes, also knows whether they are all ASCII,
+   * and then makes the string straight from the chunk, with no view and no UTF-8 check.
+   * Returning `false` suspends the parser as `onMessage` does.
+   */
+  onText?(text: string, byteLength: number): boolean | void;
   onPing(payload: Buffer): void;
   onPong(payload: Buffer): void;
   /**
@@ -59,6 +66,18 @@ export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Text frames up to this size that lie within one chunk are decoded on the fast path
+ * (`smallText`): below it the byte loop that unmasks them also tells whether they are
+ * ASCII for free; above it the word-wise unmasking and SIMD UTF-8 check win.
+ */
+const SMALL_TEXT = 127;
+
+/** Node's Buffer methods behind `toString("latin1" | "utf8", start, end)`, without its argument handling. */
+interface SliceMethods {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+}
 
 // Parser states.
 const READ_HEADER = 0;
@@ -94,6 +113,8 @@ export class FrameParser {
   private readonly serverRole: boolean;
   private readonly maxPayload: number;
   private readonly rsv1Allowed: boolean;
+  /** The handler takes text as strings (`onText`). */
+  private readonly decodesText: boolean;
 
   private state = READ_HEADER;
   /** Set when the handler asked to wait (see `FrameHandler.onMessage`). */
@@ -133,6 +154,7 @@ export class FrameParser {
     this.serverRole = options.role === "server";
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.rsv1Allowed = options.perMessageDeflate ?? false;
+    this.decodesText = handler.onText !== undefined;
     if (!(this.maxPayload >= 0 && this.maxPayload <= Number.MAX_SAFE_INTEGER)) {
       throw new RangeError(`maxPayload must be between 0 and 2^53 - 1, got ${this.maxPayload}`);
     }
@@ -197,6 +219,15 @@ export class FrameParser {
         if (pos < 0) return; // the header is incomplete: wait for more bytes
         if (this.payloadLength === 0) {
           this.frameComplete(EMPTY, false);
+        } else if (
+          this.payloadLength <= SMALL_TEXT &&
+          this.opcode === Opcode.Text &&
+          this.fin &&
+          this.decodesText &&
+          !this.compressed &&
+          length - pos >= this.payloadLength
+        ) {
+          pos = this.smallText(chunk, pos);
         } else if (length - pos >= this.payloadLength) {
           // The whole payload is in this chunk: unmask it in place and hand out a view.
           const payload = view(chunk, pos, this.payloadLength);
@@ -215,6 +246,25 @@ export class FrameParser {
         this.payloadPiece(piece);
       }
     }
+  }
+
+  /**
+   * A small text message in one frame, wholly within `chunk` at `pos` (the common chat
+   * message): unmasked in place by a byte loop that also ORs the bytes together, so an
+   * all-ASCII payload, valid UTF-8 by construction, needs no check and becomes a string
+   * straight from the chunk. Returns the position after it.
+   */
+  private smallText(chunk: Buffer, pos: number): number {
+    const end = pos + this.payloadLength;
+    const ascii = this.masked ? unmaskSmall(chunk, pos, end, this.maskKey) < 0x80 : orBytes(chunk, pos, end) < 0x80;
+    if (ascii) {
+      this.messageOpcode = 0;
+      const text = (chunk as unknown as SliceMethods).latin1Slice(pos, end);
+      if (this.handler.onText!(text, this.payloadLength) === false) this.suspended = true;
+    } else {
+      this.frameComplete(view(chunk, pos, this.payloadLength), false);
+    }
+    return end;
   }
 
   /**
@@ -408,7 +458,12 @@ export class FrameParser {
     this.messageOpcode = 0;
     this.messageParts = undefined;
     this.messageLength = 0;
-    if (this.handler.onMessage(message, binary, compressed) === false) this.suspended = true;
+    const handler = this.handler;
+    const goOn =
+      !binary && !compressed && this.decodesText
+        ? handler.onText!((message as unknown as SliceMethods).utf8Slice(0, message.length), message.length)
+        : handler.onMessage(message, binary, compressed);
+    if (goOn === false) this.suspended = true;
   }
 
   private checkUtf8(bytes: Buffer): void {
@@ -434,4 +489,32 @@ export class FrameParser {
     this.state = CLOSED;
     this.handler.onClose(code, reason);
   }
+}
+
+/**
+ * XORs `chunk[pos, end)` with the key word (RFC 6455 §5.3) a byte at a time, four to an
+ * iteration, and returns the OR of the unmasked bytes: below 0x80 when all are ASCII.
+ */
+function unmaskSmall(chunk: Buffer, pos: number, end: number, key: number): number {
+  const k0 = key & 0xff;
+  const k1 = (key >>> 8) & 0xff;
+  const k2 = (key >>> 16) & 0xff;
+  const k3 = key >>> 24;
+  let or = 0;
+  let i = pos;
+  for (; i + 3 < end; i += 4) {
+    or |= chunk[i] ^= k0;
+    or |= chunk[i + 1] ^= k1;
+    or |= chunk[i + 2] ^= k2;
+    or |= chunk[i + 3] ^= k3;
+  }
+  for (let k = 0; i < end; i++, k += 8) or |= chunk[i] ^= (key >>> k) & 0xff;
+  return or;
+}
+
+/** The OR of `chunk[pos, end)`: below 0x80 when all are ASCII. */
+function orBytes(chunk: Buffer, pos: number, end: number): number {
+  let or = 0;
+  for (let i = pos; i < end; i++) or |= chunk[i];
+  return or;
 }

@@ -86,8 +86,28 @@ export class Collector implements FrameHandler {
   }
 }
 
-export function newParser(options: FrameParserOptions): { parser: FrameParser; collector: Collector } {
-  const collector = new Collector();
+/**
+ * A `Collector` that also takes text decoded (`FrameHandler.onText`), as a WebSocket does:
+ * text events are recorded from the string, re-encoded, so they compare with `ev.text`.
+ */
+export class TextCollector extends Collector {
+  /** Each decoded text with the byte length the parser gave for it. */
+  readonly texts: Array<{ text: string; byteLength: number }> = [];
+
+  onText(text: string, byteLength: number): void {
+    this.texts.push({ text, byteLength });
+    this.events.push(ev.text(text));
+  }
+}
+
+/** What the parser hands text to: `onMessage` as bytes, or `onText` decoded. */
+export type TextDelivery = "bytes" | "decoded";
+
+export function newParser(
+  options: FrameParserOptions,
+  delivery: TextDelivery = "bytes",
+): { parser: FrameParser; collector: Collector } {
+  const collector = delivery === "decoded" ? new TextCollector() : new Collector();
   return { parser: new FrameParser(collector, options), collector };
 }
 
@@ -102,8 +122,8 @@ export interface ParseResult {
 }
 
 /** Pushes `chunks` in order until one throws. The chunks are handed over as they are. */
-export function parseChunks(chunks: readonly Buffer[], options: FrameParserOptions): ParseResult {
-  const { parser, collector } = newParser(options);
+export function parseChunks(chunks: readonly Buffer[], options: FrameParserOptions, delivery: TextDelivery = "bytes"): ParseResult {
+  const { parser, collector } = newParser(options, delivery);
   for (let i = 0; i < chunks.length; i++) {
     try {
       parser.push(chunks[i]);

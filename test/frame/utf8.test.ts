@@ -16,6 +16,7 @@ import {
   parseChunks,
   roleArb,
   splitAt,
+  type TextCollector,
   utf8ishArb,
 } from "./helpers.js";
 
@@ -197,18 +198,21 @@ describe("text frames: the parser's UTF-8 verdict", () => {
   function checkVerdict(bytes: Uint8Array, fragmentCuts: readonly number[], tcpCuts: readonly number[], role: Role) {
     const { stream, payloadPosition } = textMessageStream(bytes, fragmentCuts, role);
     const chunkCuts = tcpCuts.map((cut) => cut % (stream.length + 1)).sort((a, b) => a - b);
-    const chunks = splitAt(stream, chunkCuts);
-    const result = parseChunks(chunks, { role });
     const errorIndex = firstUtf8ErrorIndex(bytes);
-    if (errorIndex === -1) {
-      expect(result.error).toBeUndefined();
-      expect(result.events).toEqual([ev.text(bytes)]);
-      return;
+    // Both ways the parser hands text out: as bytes, and decoded (onText, with its
+    // small-ASCII fast path), which must agree byte for byte and fail at the same chunk.
+    for (const delivery of ["bytes", "decoded"] as const) {
+      const result = parseChunks(splitAt(stream, chunkCuts), { role }, delivery);
+      if (errorIndex === -1) {
+        expect(result.error).toBeUndefined();
+        expect(result.events).toEqual([ev.text(bytes)]);
+        continue;
+      }
+      expectProtocolError(result.error, 1007, /UTF-8/);
+      expect(result.events).toEqual([]);
+      const offendingStreamByte = errorIndex === bytes.length ? stream.length - 1 : payloadPosition[errorIndex];
+      expect(result.errorChunk).toBe(pieceHolding(chunkCuts, offendingStreamByte));
     }
-    expectProtocolError(result.error, 1007, /UTF-8/);
-    expect(result.events).toEqual([]);
-    const offendingStreamByte = errorIndex === bytes.length ? stream.length - 1 : payloadPosition[errorIndex];
-    expect(result.errorChunk).toBe(pieceHolding(chunkCuts, offendingStreamByte));
   }
 
   it("property: one text frame, random TCP chunks, both roles", () => {
@@ -247,6 +251,31 @@ describe("text frames: the parser's UTF-8 verdict", () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("text frames decoded by the parser (onText)", () => {
+  it("small ASCII, small non-ASCII and large text, one frame or fragmented, both roles: the same string and its byte length", () => {
+    const texts = ["", "hello", "x".repeat(127), "x".repeat(128), "héllo wörld", "日本語テキスト", "😀".repeat(40), "y".repeat(70_000)];
+    for (const role of ROLES) {
+      for (const text of texts) {
+        const bytes = Buffer.from(text, "utf8");
+        for (const cuts of [[], [Math.floor(bytes.length / 2)]]) {
+          const { stream } = textMessageStream(bytes, cuts, role);
+          const result = parseChunks([Buffer.from(stream)], { role }, "decoded");
+          expect(result.error).toBeUndefined();
+          expect((result.collector as TextCollector).texts).toEqual([{ text, byteLength: bytes.length }]);
+        }
+      }
+    }
+  });
+
+  it("a small masked ASCII message is unmasked exactly, whatever its length modulo 4", () => {
+    for (let length = 1; length <= 127; length++) {
+      const text = Array.from({ length }, (_, i) => String.fromCharCode(32 + ((i * 7) % 95))).join("");
+      const result = parseChunks([frameFor("server", { opcode: Opcode.Text, payload: Buffer.from(text) })], { role: "server" }, "decoded");
+      expect((result.collector as TextCollector).texts).toEqual([{ text, byteLength: length }]);
+    }
   });
 });
 
