@@ -66,6 +66,11 @@ export interface ConnectionOptions {
   answerAppPings: boolean;
   /** Where the connection counts what it does (shared by a server's connections). */
   stats: ConnectionStats;
+  /**
+   * While reading is paused by backpressure, TCP keepalive watches the peer after this much
+   * silence (liveness.ts says why); undefined: never turned on.
+   */
+  pausedKeepAliveMs?: number;
 }
 
 /** permessage-deflate as negotiated for one connection (RFC 7692). */
@@ -202,6 +207,25 @@ export class WebSocket implements AsyncIterable<Message> {
   /** True while this end has stopped reading the socket because messages are unread. */
   get isPaused(): boolean {
     return this.paused;
+  }
+
+  /**
+   * @internal For the liveness checks (liveness.ts): ends a connection paused by
+   * backpressure whose TCP connection the kernel has given up on (keepalive probes
+   * unanswered: ETIMEDOUT; a reset: ECONNRESET). libuv does not poll a paused socket, so
+   * that error would wait for reading to resume. A write of no bytes sends nothing, yet
+   * write(2) on a Linux TCP socket returns it; the socket then closes (1006). node:tls
+   * writes nothing for no bytes: a TLS connection's TCP socket (`_parent`) is written to.
+   */
+  probeSocket(): void {
+    if (!this.paused || this.state !== ReadyState.OPEN) return;
+    const tcp = (this.socket as { _parent?: Socket | null })._parent ?? this.socket;
+    // The TCP socket under an https.Server's TLS socket may have no listener: no throw.
+    if (tcp.listenerCount("error") === 0) tcp.on("error", ignoreError);
+    tcp.write(EMPTY, (error) => {
+      const code = (error as NodeJS.ErrnoException | null | undefined)?.code;
+      if (code !== undefined) this.failure ??= { code: CloseCode.Abnormal, reason: `connection lost while paused (${code})` };
+    });
   }
 
   // ---- Reading (dwebsocket's API) ----
@@ -548,6 +572,8 @@ export class WebSocket implements AsyncIterable<Message> {
       this.paused = true;
       this.options.stats.backpressurePauses++;
       this.socket.pause();
+      // Optional calls: handleUpgrade may be given any Duplex.
+      if (this.options.pausedKeepAliveMs) this.socket.setKeepAlive?.(true, this.options.pausedKeepAliveMs);
     }
   }
 
@@ -558,6 +584,7 @@ export class WebSocket implements AsyncIterable<Message> {
     ) {
       this.paused = false;
       if (!this.inflating) this.socket.resume();
+      if (this.options.pausedKeepAliveMs) this.socket.setKeepAlive?.(false);
     }
   }
 

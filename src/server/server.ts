@@ -33,7 +33,7 @@ import {
   type MembershipWatcher,
   deliver,
 } from "./group.js";
-import { Heartbeat, type HeartbeatOptions, IdleTimeout } from "../connection/liveness.js";
+import { Heartbeat, type HeartbeatOptions, IdleTimeout, pausedKeepAliveMs } from "../connection/liveness.js";
 import { lingerUntilPeerEnds } from "./linger.js";
 import { ConnectionStats } from "../connection/stats.js";
 import { TlsHandshake } from "./tls-handshake.js";
@@ -61,9 +61,17 @@ export interface ServerOptions {
   sendHighWaterMark?: number;
   /** Unsent bytes per connection past which it is failed with 1008. Default 64 MiB. */
   maxBufferedAmount?: number;
-  /** Close (1001) connections that have sent nothing for this long. Default 0: never. */
+  /**
+   * Close (1001) connections that have sent nothing for this long. Default 0: never. A
+   * connection paused by backpressure is not idle; its peer, if it vanishes, is dropped
+   * (1006) about `ceil(idleTimeoutMs / 1 s) + 10 s` and a check period later (TCP
+   * keepalive; `HeartbeatOptions` tells why, and the worst case).
+   */
   idleTimeoutMs?: number;
-  /** Ping every connection and drop those that stop answering. Default: off. */
+  /**
+   * Ping every connection and drop those that stop answering. Default: off. A connection
+   * paused by backpressure is watched with TCP keepalive instead (`HeartbeatOptions`).
+   */
   heartbeat?: HeartbeatOptions;
   /** Default for every route's `protocols`. */
   protocols?: ProtocolSelector;
@@ -176,6 +184,7 @@ export class WsrawServer {
       closeTimeoutMs: o.closeTimeoutMs,
       answerAppPings: false,
       stats: this.counters,
+      pausedKeepAliveMs: pausedKeepAliveMs(o.heartbeat, o.idleTimeoutMs),
     };
     this.connectionOptionsAnsweringPings = { ...this.connectionOptions, answerAppPings: true };
     this.deflate = resolveDeflate(o.perMessageDeflate);
