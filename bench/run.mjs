@@ -1,9 +1,11 @@
 /**
- * `npm run bench`: wsraw beside `ws` (and `ws` + bufferutil when installed) on loopback,
- * every scenario, one table of medians with their spread and wsraw's ratios.
+ * `npm run bench`: wsraw beside `ws` (and `ws` + bufferutil when installed),
+ * uWebSockets.js (`uws`, when its optional dev dependency is installed and loads) and a bare
+ * node:net server (the ceiling, or the memory floor) on loopback, every scenario, one table
+ * of medians with their spread and wsraw's ratios, and an SVG chart of them.
  *
  *   node bench/run.mjs [--quick] [--only name[,name...]] [--runs N] [--seconds S]
- *                      [--profile server]
+ *                      [--profile server] [--chart FILE]
  *
  * Each server runs in its own process pinned to core 0, the load generator
  * (bench/load/client.mjs) in another pinned to core 1 (`taskset`, when available). Runs
@@ -15,7 +17,7 @@
  * wsraw's `connect` and ws's `WebSocket`) each in a process on core 1, alternating the same
  * way; what is compared is what each client process gets done.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -23,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { cpuShare, startChild, tasksetAvailable, waitShare } from "./load/rpc.mjs";
 import { CHROMIUM_OFFER } from "./load/deflate.mjs";
 import { formatNumber, median, percent, ratio, renderTable, spreadPercent } from "./load/report.mjs";
+import { renderChart } from "./load/chart.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -31,7 +34,7 @@ const PROFILE_DIR = join(tmpdir(), "wsraw-bench-profiles");
 
 // ---- Options ----
 
-const USAGE = `usage: node bench/run.mjs [--quick] [--only name[,name...]] [--runs N] [--seconds S] [--profile process]
+const USAGE = `usage: node bench/run.mjs [--quick] [--only name[,name...]] [--runs N] [--seconds S] [--profile process] [--chart FILE]
   --quick      a ~2 minute smoke run (fewer, shorter runs; 2,000 idle connections, 500 in deflate-memory,
                250 deflate-broadcast members)
   --only       run only these scenarios: ${"echo-small, echo-16k, echo-1m, handshake, broadcast, idle-memory, frame-codec,"}
@@ -39,12 +42,14 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only name[,name...]] [--ru
                ${"client-echo-small, client-echo-1m, tls-echo-16k"}
   --runs N     measured runs per server and scenario (default 5, quick 3)
   --seconds S  length of one measured run (default 3, quick 0.6)
-  --profile S  run server S (wsraw, ws, net, frame-echo), the load generator (load), or a client under test
+  --chart FILE where the SVG chart of the medians goes (default: docs/bench.svg for a full run of every
+               scenario, ${join(tmpdir(), "wsraw-bench.svg")} otherwise)
+  --profile S  run server S (wsraw, ws, uws, net, frame-echo), the load generator (load), or a client under test
                (wsraw-client, ws-client) with --cpu-prof; the .cpuprofile files go to
                ${PROFILE_DIR} (summarise one with node bench/load/cpuprofile-top.mjs FILE)`;
 
 function parseArgs(argv) {
-  const options = { quick: false, only: undefined, runs: undefined, seconds: undefined, profile: undefined };
+  const options = { quick: false, only: undefined, runs: undefined, seconds: undefined, profile: undefined, chart: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -57,6 +62,7 @@ function parseArgs(argv) {
     else if (arg === "--runs") options.runs = Number(value());
     else if (arg === "--seconds") options.seconds = Number(value());
     else if (arg === "--profile") options.profile = value();
+    else if (arg === "--chart") options.chart = value();
     else if (arg === "--help" || arg === "-h") {
       console.log(USAGE);
       process.exit(0);
@@ -83,10 +89,14 @@ const PIN = tasksetAvailable(CORES);
 const SERVER_CORE = 0;
 const LOAD_CORE = 1;
 const HAS_BUFFERUTIL = existsSync(join(root, "node_modules", "bufferutil", "package.json"));
+/** uWebSockets.js: an optional dev dependency; without it the uws column is left out, and said so. */
+const UWS_PACKAGE = "@trufflesuite/uws-js-unofficial";
+const UWS_VERSION = loads(UWS_PACKAGE) ? packageVersion(UWS_PACKAGE) : undefined;
 
 const SERVERS = {
   wsraw: { script: "servers/wsraw.mjs", env: {} },
   ws: { script: "servers/ws.mjs", env: { WS_NO_BUFFER_UTIL: "1" } },
+  uws: { script: "servers/uws.mjs", env: {} },
   "ws+bufferutil": { script: "servers/ws.mjs", env: {} },
   net: { script: "servers/net-echo.mjs", env: {}, raw: true },
   /** wsraw without permessage-deflate, beside the deflate servers in deflate-memory. */
@@ -119,9 +129,9 @@ if (COMPARE_DIST) {
   CLIENTS["wsraw*"] = { label: "wsraw* client", env: { BENCH_CLIENT: "wsraw", BENCH_WSRAW_DIST: COMPARE_DIST }, profile: "wsraw-client" };
 }
 
-/** The scenario's servers: ws+bufferutil only when installed, wsraw* only when asked for. */
+/** The scenario's servers: ws+bufferutil and uws only when installed, wsraw* only when asked for. */
 const serversFor = (names) => {
-  const present = names.filter((n) => n !== "ws+bufferutil" || HAS_BUFFERUTIL);
+  const present = names.filter((n) => (n !== "ws+bufferutil" || HAS_BUFFERUTIL) && (n !== "uws" || UWS_VERSION !== undefined));
   return COMPARE_DIST ? ["wsraw", "wsraw*", ...present.slice(1)] : present;
 };
 
@@ -138,17 +148,27 @@ function startServer(name, scenario) {
 }
 
 /**
- * bench/load/handshake.c, compiled into the temporary directory: the handshake scenario's
- * lanes (see there why they are not in Node). Undefined without a C compiler; the load
- * generator then runs them itself, and may be what limits that scenario.
+ * The load generator's native parts (see each file for why they are not in Node), compiled
+ * into a temporary directory of this run (removed at exit; not a shared path, so runs
+ * side by side do not rebuild each other's binaries). Each is undefined without a C
+ * compiler, said so; the load generator then does that work itself in Node, and may be
+ * what limits those scenarios.
  */
-const HANDSHAKE_BIN = (() => {
-  const output = join(tmpdir(), "wsraw-bench-handshake");
-  const build = spawnSync("cc", ["-O2", "-o", output, join(here, "load/handshake.c")], { encoding: "utf8" });
+const NATIVE_DIR = mkdtempSync(join(tmpdir(), "wsraw-bench-bin-"));
+process.once("exit", () => rmSync(NATIVE_DIR, { recursive: true, force: true }));
+
+function compileNative(source, what) {
+  const output = join(NATIVE_DIR, source.replace(/\.c$/, ""));
+  const build = spawnSync("cc", ["-O2", "-std=gnu11", "-o", output, join(here, "load", source)], { encoding: "utf8" });
   if (build.status === 0) return output;
-  console.error(`bench: could not compile bench/load/handshake.c (${build.error?.message ?? build.stderr.trim()}); handshake lanes run in Node`);
+  console.error(`bench: could not compile bench/load/${source} (${build.error?.message ?? build.stderr.trim()}); ${what} run in Node`);
   return undefined;
-})();
+}
+
+/** The handshake scenario's lanes. */
+const HANDSHAKE_BIN = compileNative("handshake.c", "handshake lanes");
+/** The echo and broadcast workloads over plain TCP (the client scenarios' ceiling included). */
+const TRAFFIC_BIN = compileNative("traffic.c", "echo and broadcast");
 
 /** The client under test `name` (a key of CLIENTS), pinned where the load generator runs. */
 function startClient(name) {
@@ -190,7 +210,10 @@ function startLoadGenerator() {
     core: LOAD_CORE,
     pin: PIN,
     nodeArgs: args.profile === "load" ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [],
-    env: HANDSHAKE_BIN === undefined ? {} : { WSRAW_BENCH_HANDSHAKE_BIN: HANDSHAKE_BIN },
+    env: {
+      ...(HANDSHAKE_BIN === undefined ? {} : { WSRAW_BENCH_HANDSHAKE_BIN: HANDSHAKE_BIN }),
+      ...(TRAFFIC_BIN === undefined ? {} : { WSRAW_BENCH_TRAFFIC_BIN: TRAFFIC_BIN }),
+    },
   });
 }
 
@@ -200,46 +223,46 @@ const perSecond = (m) => m.count / m.seconds;
 const megabytesPerSecond = (m) => m.bytes / m.seconds / 1e6;
 
 /**
- * `target`: the least wsraw/ws ratio (or, with `lowerIsBetter`, the most) that passes,
- * against plain `ws`. `ceiling`: the net echo server is measured too.
+ * `targets`: per server measured beside wsraw (plain `ws`, `uws`, the `net` ceiling), the
+ * least ratio wsraw ÷ that server (or, with `lowerIsBetter`, the most) that passes.
  */
 const SCENARIOS = [
   {
     name: "echo-small",
     what: "64 B text echo, 100 conns × 32 in flight",
     kind: "traffic",
-    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net"]),
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "uws", "net"]),
     workload: { workload: "echo", connections: 100, inFlight: 32, size: 64, binary: false },
     unit: "msg/s",
     value: perSecond,
-    target: 5,
+    targets: { ws: 5, uws: 1 },
   },
   {
     name: "echo-16k",
     what: "16 KiB binary echo, 50 conns × 4 in flight",
     kind: "traffic",
-    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net"]),
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "uws", "net"]),
     workload: { workload: "echo", connections: 50, inFlight: 4, size: 16 * 1024, binary: true },
     unit: "MB/s",
     value: megabytesPerSecond,
-    target: 2.5,
+    targets: { ws: 2.5, uws: 1 },
   },
   {
     name: "echo-1m",
     what: "1 MiB binary echo, 4 conns × 2 in flight",
     kind: "traffic",
-    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net"]),
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "uws", "net"]),
     workload: { workload: "echo", connections: 4, inFlight: 2, size: 1024 * 1024, binary: true },
     unit: "MB/s",
     value: megabytesPerSecond,
-    target: 1.5,
+    targets: { ws: 3 },
   },
   {
     name: "tls-echo-16k",
     what: "16 KiB binary echo over TLS (wss://; wsraw `tls`, ws behind node:https), 50 conns × 4 in flight",
     kind: "traffic",
     tls: true,
-    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "net"]),
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "uws", "net"]),
     workload: { workload: "echo", connections: 50, inFlight: 4, size: 16 * 1024, binary: true },
     unit: "MB/s",
     value: megabytesPerSecond,
@@ -248,21 +271,21 @@ const SCENARIOS = [
     name: "handshake",
     what: "connect + upgrade + close handshake, 32 at a time",
     kind: "traffic",
-    servers: serversFor(["wsraw", "ws", "net"]),
+    servers: serversFor(["wsraw", "ws", "uws", "net"]),
     workload: { workload: "handshake", concurrency: 32 },
     unit: "handshakes/s",
     value: perSecond,
-    target: 1.4,
+    targets: { ws: 1.4, net: 0.95 },
   },
   {
     name: "broadcast",
     what: "64 B text to 1,000 conns on /broadcast, 16 broadcasts in flight",
     kind: "traffic",
-    servers: serversFor(["wsraw", "ws", "ws+bufferutil"]),
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "uws"]),
     workload: { workload: "broadcast", connections: 1000, window: 16, size: 64 },
     unit: "deliveries/s",
     value: perSecond,
-    target: 3,
+    targets: { ws: 3, uws: 1 },
   },
   // The client side: wsraw's `connect` beside ws's `WebSocket`, each driving the same echo
   // server (frame-echo) from the load generator's core; the load generator itself drives it
@@ -276,7 +299,7 @@ const SCENARIOS = [
     workload: { workload: "echo", connections: 100, inFlight: 32, size: 64, binary: false },
     unit: "msg/s",
     value: perSecond,
-    target: 3,
+    targets: { ws: 3 },
   },
   {
     name: "client-echo-1m",
@@ -292,9 +315,9 @@ const SCENARIOS = [
     name: "idle-memory",
     what: `server RSS per idle connection (${PLAN.idleConnections.toLocaleString("en-US")} conns, after gc)`,
     kind: "memory",
-    servers: serversFor(["wsraw", "ws", "net"]),
+    servers: serversFor(["wsraw", "ws", "uws", "net"]),
     unit: "B/conn",
-    target: 1,
+    targets: { ws: 0.8 },
     lowerIsBetter: true,
   },
   { name: "frame-codec", what: "frame codec micro-benchmark (bench/frame.ts)", kind: "external" },
@@ -312,7 +335,7 @@ const SCENARIOS = [
     workload: { workload: "deflate-idle", size: 4096 },
     connections: PLAN.deflateMemoryConnections,
     unit: "B/conn",
-    target: 0.15,
+    targets: { ws: 0.15 },
     lowerIsBetter: true,
   },
   {
@@ -325,7 +348,7 @@ const SCENARIOS = [
     workload: { workload: "deflate-echo", connections: 50, inFlight: 8, size: 1024, sampleEvery: 10 },
     unit: "msg/s",
     value: perSecond,
-    target: 2,
+    targets: { ws: 2 },
   },
   {
     name: "deflate-echo-16k",
@@ -337,7 +360,7 @@ const SCENARIOS = [
     workload: { workload: "deflate-echo", connections: 50, inFlight: 4, size: 16 * 1024, sampleEvery: 10 },
     unit: "msg/s",
     value: perSecond,
-    target: 2,
+    targets: { ws: 2 },
   },
   {
     name: "deflate-broadcast",
@@ -357,7 +380,7 @@ const SCENARIOS = [
     },
     unit: "deliveries/s",
     value: perSecond,
-    target: 10,
+    targets: { ws: 10 },
   },
 ];
 
@@ -622,8 +645,9 @@ function scenarioRows(scenario, results) {
     const loadCpu = median(runs.map((r) => r.loadCpu));
     const serverCpu = median(runs.map((r) => r.serverCpu));
     const r = medians.wsraw / medians[name];
-    const isTarget = name === "ws" && scenario.target !== undefined;
-    const pass = scenario.lowerIsBetter ? r <= scenario.target : r >= scenario.target;
+    const target = scenario.targets?.[name];
+    const isTarget = target !== undefined;
+    const pass = meetsTarget(scenario, r, target);
     if (client) {
       if (serverCpu >= 0.9) notes.push(`${scenario.name}/${label}: echo server at ${percent(serverCpu)} CPU, may be the limit`);
       const clientBusy = loadCpu + median(runs.map((r) => r.loadWait));
@@ -659,7 +683,7 @@ function scenarioRows(scenario, results) {
       share(runs.map((r) => r.loadCpu)),
       share(runs.map((r) => r.loadWait)),
       name === "wsraw" ? "" : ratio(r),
-      isTarget ? `${scenario.lowerIsBetter ? "≤" : "≥"} ${scenario.target}×` : "",
+      isTarget ? `${scenario.lowerIsBetter ? "≤" : "≥"} ${target}×` : "",
       isTarget ? (pass ? "PASS" : "FAIL") : "",
     ]);
   }
@@ -705,8 +729,14 @@ function scenarioRows(scenario, results) {
   if (TLS_AGREED[scenario.name] !== undefined) {
     notes.push(`${scenario.name}: TLS agreed by the load generator's connections: ${[...TLS_AGREED[scenario.name]].join(", ")}`);
   }
-  const judged = results.ws !== undefined && scenario.target !== undefined;
-  return { rows, notes, verdict: judged ? invalid === undefined && scenarioVerdict(scenario, medians) : undefined };
+  // One verdict per target whose server ran (uws is absent where it is not installed).
+  const verdicts = Object.entries(scenario.targets ?? {})
+    .filter(([name]) => results[name] !== undefined)
+    .map(([name, target]) => ({
+      name: `${scenario.name} vs ${name}`,
+      pass: invalid === undefined && meetsTarget(scenario, medians.wsraw / medians[name], target),
+    }));
+  return { rows, notes, verdicts };
 }
 
 /** Why a deflate scenario's wsraw figures do not count, if they do not. */
@@ -756,18 +786,17 @@ function share(values) {
   return Number.isNaN(m) ? "-" : percent(m);
 }
 
-function scenarioVerdict(scenario, medians) {
-  const r = medians.wsraw / medians.ws;
-  return scenario.lowerIsBetter ? r <= scenario.target : r >= scenario.target;
+function meetsTarget(scenario, r, target) {
+  return scenario.lowerIsBetter ? r <= target : r >= target;
 }
 
 function header(started) {
   const [load1] = loadavg();
   return [
-    `# wsraw vs ws — ${args.quick ? "quick smoke run" : "full run"}`,
-    `node ${process.version} (V8 ${process.versions.v8}), ws ${wsVersion()}, bufferutil ${HAS_BUFFERUTIL ? "installed" : "not installed"}`,
+    `# wsraw vs ws and uWebSockets.js — ${args.quick ? "quick smoke run" : "full run"}`,
+    `node ${process.version} (V8 ${process.versions.v8}), ws ${packageVersion("ws") ?? "?"}, uWebSockets.js ${UWS_VERSION ?? `not installed (npm install ${UWS_PACKAGE})`}, bufferutil ${HAS_BUFFERUTIL ? "installed" : "not installed"}`,
     `cpu: ${cpus()[0]?.model ?? "unknown"}, ${CORES} cores; taskset: ${PIN ? `yes (servers on core ${SERVER_CORE}, load generator on core ${LOAD_CORE})` : "no (unpinned)"}`,
-    `load generator: Node${HANDSHAKE_BIN === undefined ? "" : "; handshake lanes in C (bench/load/handshake.c)"}`,
+    `load generator: ${loadGeneratorLine()}`,
     `plan: ${PLAN.runs} runs × ${PLAN.runMs / 1000} s per server and scenario after a ${PLAN.warmupMs / 1000} s warm-up; idle memory ${PLAN.memoryRuns} run(s); loopback 127.0.0.1`,
     `noise: load average ${started.load1.toFixed(2)} at start, ${load1.toFixed(2)} at end on ${CORES} cores; ` +
       `servers (clients, in the client scenarios) waited for their core ${share(WAITS)} of the time` +
@@ -776,15 +805,52 @@ function header(started) {
   ].join("\n");
 }
 
-function wsVersion() {
+/** Which workloads the load generator runs in C, and which in Node. */
+function loadGeneratorLine() {
+  const inC = [
+    ...(HANDSHAKE_BIN === undefined ? [] : ["handshake lanes (bench/load/handshake.c)"]),
+    ...(TRAFFIC_BIN === undefined ? [] : ["echo and broadcast over plain TCP, client scenarios' ceiling included (bench/load/traffic.c)"]),
+  ];
+  const uncompiled = [...(HANDSHAKE_BIN === undefined ? ["handshake"] : []), ...(TRAFFIC_BIN === undefined ? ["echo", "broadcast"] : [])];
+  return (
+    (inC.length > 0 ? `in C: ${inC.join("; ")}; ` : "") +
+    "in Node: TLS, permessage-deflate, idle" +
+    (uncompiled.length > 0 ? `, and ${uncompiled.join(", ")} (their C did not compile: Node may be the limit there)` : "")
+  );
+}
+
+/**
+ * True when `name` loads in this Node (uWebSockets.js ships one binary per platform and
+ * Node ABI: installed is not enough), asked of a child process so a crash stays there.
+ */
+function loads(name) {
+  return spawnSync(process.execPath, ["-e", `require(${JSON.stringify(name)})`], { cwd: root, stdio: "ignore" }).status === 0;
+}
+
+/** The installed version of a dev dependency, undefined when it is not installed. */
+function packageVersion(name) {
   try {
-    return JSON.parse(readFileSync(join(root, "node_modules", "ws", "package.json"), "utf8")).version;
+    return JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version;
   } catch {
-    return "?";
+    return undefined;
   }
 }
 
 const blank = (n) => new Array(n).fill("");
+
+/** The chart's bars for a scenario: wsraw and the servers it is judged against, medians. */
+const CHARTED = ["wsraw", "ws", "uws", "net", "net deflate"];
+const chartGroups = [];
+
+function chartGroup(scenario, results) {
+  const medians = Object.fromEntries(Object.entries(results).map(([name, runs]) => [name, median(runs.map((r) => r.value))]));
+  const bars = CHARTED.filter((name) => medians[name] !== undefined).map((name) => ({
+    server: name,
+    value: medians[name],
+    label: `${formatNumber(medians[name])}${name === "wsraw" ? "" : ` (${ratio(medians.wsraw / medians[name])})`}`,
+  }));
+  return { title: `${scenario.name}: ${scenario.what}`, unit: scenario.unit, lowerIsBetter: scenario.lowerIsBetter, bars };
+}
 
 // ---- Main ----
 
@@ -840,9 +906,10 @@ async function main() {
               ? await runClient(scenario, lg)
               : await runTraffic(scenario, lg);
         const table = scenarioRows(scenario, results);
+        if (scenario.kind !== "client") chartGroups.push(chartGroup(scenario, results));
         rows.push(...table.rows);
         notes.push(...table.notes);
-        if (table.verdict !== undefined) verdicts.push({ name: scenario.name, pass: table.verdict });
+        verdicts.push(...table.verdicts);
       } catch (error) {
         log(`  ${scenario.name} failed: ${error.stack ?? error}`);
         rows.push([scenario.name, ...blank(10), `ERROR: ${error.message.split("\n")[0]}`]);
@@ -862,13 +929,22 @@ async function main() {
   console.log(renderTable(COLUMNS, rows));
   console.log("");
   const passed = verdicts.filter((v) => v.pass).length;
-  console.log(`targets (wsraw vs plain ws): ${passed}/${verdicts.length} pass${verdicts.some((v) => !v.pass) ? `; failing: ${verdicts.filter((v) => !v.pass).map((v) => v.name).join(", ")}` : ""}`);
+  console.log(`targets (wsraw ÷ ws, uws or the net ceiling): ${passed}/${verdicts.length} pass${verdicts.some((v) => !v.pass) ? `; failing: ${verdicts.filter((v) => !v.pass).map((v) => v.name).join(", ")}` : ""}`);
   console.log(
     "units: msg/s and deliveries/s count received messages; MB/s is echoed payload (10^6 B/s, one direction);" +
       " CPU is user+sys time / wall time of each process over the measured window (100% = one core)",
   );
   for (const note of notes) console.log(`note: ${note}`);
   console.log(`total ${((performance.now() - started.at) / 1000).toFixed(0)} s`);
+  if (chartGroups.length > 0) {
+    const file = args.chart ?? (args.quick || args.only ? join(tmpdir(), "wsraw-bench.svg") : join(root, "docs", "bench.svg"));
+    const heading = `wsraw beside ws, uWebSockets.js and node:net: medians of ${PLAN.runs} runs (${args.quick ? "quick" : "full"} run)`;
+    const footnote =
+      `${cpus()[0]?.model ?? "cpu"}, ${CORES} cores, node ${process.version}; servers on core ${SERVER_CORE}, load on core ${LOAD_CORE}; ` +
+      `label: median (wsraw ÷ that server); written by npm run bench`;
+    writeFileSync(file, renderChart(chartGroups, { heading, footnote }));
+    console.log(`chart: ${file}`);
+  }
   if (frame?.output) {
     console.log(`\n--- frame codec detail (${frame.compiled}) ---`);
     console.log(frame.output.trimEnd());

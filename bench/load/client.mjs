@@ -18,10 +18,17 @@
  * `tls: { ca }` in a setup's arguments (tls-echo-16k): that workload's connections go over
  * node:tls (wss://), trusting the PEM certificate file `ca` for 127.0.0.1; the setup's
  * answer then names the TLS version and cipher the first connection agreed on.
+ *
+ * Some workloads run in a native child process when run.mjs could compile it, because
+ * Node's per-message (and per-connection) cost, not the fastest servers, would set the
+ * pace: the handshake lanes (bench/load/handshake.c, WSRAW_BENCH_HANDSHAKE_BIN), and echo
+ * and broadcast over plain TCP (bench/load/traffic.c, WSRAW_BENCH_TRAFFIC_BIN). This
+ * process then only relays: `measure` adds the child's counts and CPU to its own.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
+import { basename } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import {
   CLOSE_FRAME,
@@ -175,9 +182,14 @@ async function closeAll(conns, { raw = false, sendClose = true } = {}) {
 
 /**
  * N connections with `inFlight` messages each: send `inFlight`, then one new message for
- * each echo received, written together (one write per chunk received).
+ * each echo received, written together (one write per chunk received). Over plain TCP it
+ * runs in bench/load/traffic.c when run.mjs could compile it (TRAFFIC_BIN), `raw` included.
  */
 async function echoWorkload({ port, connections, inFlight, size, binary, raw }) {
+  if (TRAFFIC_BIN !== undefined && tlsOptions === undefined) {
+    const args = ["echo", port, connections, inFlight, size, binary ? "binary" : "text", raw ? "raw" : "ws", "/echo"];
+    return nativeTraffic(args);
+  }
   const frame = maskedFrame(binary ? Opcode.Binary : Opcode.Text, payloadOf(size));
   const burst = repeated(frame, inFlight);
   const frameLength = frame.length;
@@ -219,7 +231,10 @@ async function echoWorkload({ port, connections, inFlight, size, binary, raw }) 
  * process otherwise.
  */
 async function handshakeWorkload({ port, concurrency }) {
-  if (HANDSHAKE_BIN !== undefined) return nativeHandshakeWorkload({ port, concurrency });
+  if (HANDSHAKE_BIN !== undefined) {
+    const fields = ["count", "errors", "cpuMs", "waitMs"];
+    return nativeWorkload(HANDSHAKE_BIN, [port, concurrency, "/echo", KEY, EXPECTED_ACCEPT], fields);
+  }
   let running = true;
   const request = upgradeRequest(port, "/echo");
   const lane = async () => {
@@ -237,44 +252,85 @@ async function handshakeWorkload({ port, concurrency }) {
   };
 }
 
-/** The native handshake lanes, compiled by run.mjs; see bench/load/handshake.c. */
+/** The native load generators, compiled by run.mjs; see bench/load/handshake.c and traffic.c. */
 const HANDSHAKE_BIN = process.env.WSRAW_BENCH_HANDSHAKE_BIN || undefined;
+const TRAFFIC_BIN = process.env.WSRAW_BENCH_TRAFFIC_BIN || undefined;
 
 /**
- * The handshake lanes as a child process (on this process's core: it inherits the
- * affinity). `sample()` asks it for its totals: handshakes, errors, its CPU and run-queue
- * wait in ms, which measure() adds to this process's own.
+ * The echo or broadcast workload `args` (traffic.c's command line up to PATH) in
+ * bench/load/traffic.c; plain TCP only: the TLS scenario stays here, in node:tls.
  */
-function nativeHandshakeWorkload({ port, concurrency }) {
-  const child = spawn(HANDSHAKE_BIN, [String(port), String(concurrency), "/echo", KEY, EXPECTED_ACCEPT], {
-    stdio: ["pipe", "pipe", "inherit"],
+function nativeTraffic(args) {
+  const fields = ["count", "bytes", "errors", "cpuMs", "waitMs"];
+  return nativeWorkload(TRAFFIC_BIN, [...args, KEY, EXPECTED_ACCEPT], fields, { announcesReady: true });
+}
+
+/**
+ * A workload run by the native program `bin` (argv: its command line) as a child process,
+ * on this process's core: it inherits the affinity. Each line written to its stdin is
+ * answered with a line of totals so far, `fields` in that order; `sample()` asks for them
+ * and measure() adds them (the child's CPU and run-queue wait in ms included) to this
+ * process's own. With `announcesReady`, its first line says whether its connections are
+ * open ("ready ...", or "error MESSAGE" before it exits), and this resolves once they are,
+ * as the Node workloads do. End of its stdin stops it (it bounds its own close).
+ */
+async function nativeWorkload(bin, argv, fields, { announcesReady = false } = {}) {
+  const name = basename(bin);
+  const child = spawn(bin, argv.map(String), { stdio: ["pipe", "pipe", "inherit"] });
+  let status;
+  let stopping = false;
+  // "close", not "exit": its last lines (an "error ...") are read by then.
+  const exited = new Promise((resolve) => {
+    child.once("close", (code, signal) => resolve((status ??= signal ?? `code ${code}`)));
+    child.once("error", (error) => resolve((status ??= error.message)));
   });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.stdin.on("error", () => {}); // EPIPE once it has exited: reported through `exited`
+  let onReady; // while the ready line is awaited
+  const ready = new Promise((resolve) => (onReady = announcesReady ? resolve : undefined));
   const waiting = [];
   let buffered = "";
   child.stdout.setEncoding("latin1").on("data", (text) => {
     buffered += text;
     for (let end = buffered.indexOf("\n"); end !== -1; end = buffered.indexOf("\n")) {
-      const [count, errors, cpuMs, waitMs] = buffered.slice(0, end).split(" ").map(Number);
+      const line = buffered.slice(0, end);
       buffered = buffered.slice(end + 1);
-      waiting.shift()?.({ count, errors, cpuMs, waitMs });
+      if (onReady !== undefined) {
+        onReady(line);
+        onReady = undefined;
+        continue;
+      }
+      const values = line.split(" ").map(Number);
+      waiting.shift()?.resolve(Object.fromEntries(fields.map((field, i) => [field, values[i]])));
     }
   });
-  child.once("exit", () => {
-    for (const resolve of waiting.splice(0)) resolve(undefined);
+  // A child that dies mid-run fails the measurement: its missing counts would look like a slow server.
+  void exited.then(() => {
+    onReady?.(undefined);
+    const error = new Error(`${name} exited (${status}) during the run`);
+    for (const { resolve, reject } of waiting.splice(0)) stopping ? resolve(undefined) : reject(error);
   });
+  const teardown = async () => {
+    stopping = true;
+    child.stdin.end();
+    await within(exited, OPEN_TIMEOUT_MS);
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  if (announcesReady) {
+    const line = await within(ready, OPEN_TIMEOUT_MS + CLOSE_TIMEOUT_MS);
+    if (!line?.startsWith("ready")) {
+      await teardown();
+      throw new Error(`${name}: ${line?.replace(/^error /, "") ?? `connections not open in time (${status ?? "still running"})`}`);
+    }
+  }
   return {
     sample() {
-      return new Promise((resolve) => {
-        waiting.push(resolve);
+      if (status !== undefined) return Promise.reject(new Error(`${name} exited (${status})`));
+      return new Promise((resolve, reject) => {
+        waiting.push({ resolve, reject });
         child.stdin.write("\n");
       });
     },
-    async teardown() {
-      child.stdin.end();
-      await within(exited, OPEN_TIMEOUT_MS);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    },
+    teardown,
   };
 }
 
@@ -337,9 +393,14 @@ function oneHandshake(port, request) {
 /**
  * `connections` receivers on /broadcast; the first also publishes. Every broadcast reaches
  * all of them (the sender included); at most `window` broadcasts are in flight: the next
- * one is sent when the oldest has reached every receiver. Counts deliveries.
+ * one is sent when the oldest has reached every receiver. Counts deliveries. Over plain TCP
+ * it runs in bench/load/traffic.c when run.mjs could compile it (TRAFFIC_BIN).
  */
 async function broadcastWorkload({ port, connections, window, size }) {
+  if (TRAFFIC_BIN !== undefined && tlsOptions === undefined) {
+    const args = ["broadcast", port, connections, window, size, "text", "ws", "/broadcast"];
+    return nativeTraffic(args);
+  }
   const frame = maskedFrame(Opcode.Text, payloadOf(size));
   const burst = repeated(frame, window);
   // reached[k % window]: receivers that have broadcast k; reset when it completes.
@@ -681,18 +742,18 @@ serveRequests({
     };
   },
   async measure({ durationMs }) {
-    // A workload in a child process (the native handshake lanes) counts there.
+    // A workload in a child process (handshake.c, traffic.c) counts there.
     const childBefore = await workload?.sample?.();
     const before = { ...stats };
     const cpuBefore = cpuSnapshot();
     await new Promise((resolve) => setTimeout(resolve, durationMs));
     const cpuAfter = cpuSnapshot();
     const childAfter = await workload?.sample?.();
-    const child = (key) => (childBefore && childAfter ? childAfter[key] - childBefore[key] : 0);
+    const child = (key) => (childBefore && childAfter ? (childAfter[key] ?? 0) - (childBefore[key] ?? 0) : 0);
     const end = { ...cpuAfter, cpuMs: cpuAfter.cpuMs + child("cpuMs"), waitMs: cpuAfter.waitMs + child("waitMs") };
     return {
       count: stats.count - before.count + child("count"),
-      bytes: stats.bytes - before.bytes,
+      bytes: stats.bytes - before.bytes + child("bytes"),
       errors: stats.errors - before.errors + child("errors"),
       wire: stats.wire - before.wire,
       compressed: stats.compressed - before.compressed,
