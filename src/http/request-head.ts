@@ -248,7 +248,7 @@ export function parseRequestHead(text: string): RequestHead {
   const { path, search } = splitRequestTarget(target);
   const headers = createHeaderFields();
   forEachField(text, lineEnd, (name, value) => {
-    const key = name.toLowerCase();
+    const key = lowerCaseName(name);
     const previous = headers[key];
     // RFC 9110 §5.3: repeated fields combine into one comma-separated list, in order.
     headers[key] = previous === undefined ? value : `${previous}, ${value}`;
@@ -289,6 +289,27 @@ class ParsedRequestHead implements RequestHead {
     }
     return this.#rawHeaders;
   }
+}
+
+/**
+ * The header names browsers and WebSocket clients send, as they spell them and in lower
+ * case, each mapped to its lower-case form: one lookup instead of `toLowerCase()`, and the
+ * key is a constant, which V8 need not look up in its string table again when the field is
+ * stored under it. Any other spelling is lower-cased as usual.
+ */
+const COMMON_NAMES = new Map(
+  [
+    "Host", "Upgrade", "Connection", "Origin", "Pragma", "Cache-Control", "User-Agent", "Accept-Encoding",
+    "Accept-Language", "Cookie", "Authorization", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+    "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol", "X-Forwarded-For", "X-Real-IP",
+  ].flatMap((name) => [
+    [name, name.toLowerCase()],
+    [name.toLowerCase(), name.toLowerCase()],
+  ]),
+);
+
+function lowerCaseName(name: string): string {
+  return COMMON_NAMES.get(name) ?? name.toLowerCase();
 }
 
 /** The prototype of `createHeaderFields` objects: empty, and with no prototype of its own. */
