@@ -36,7 +36,10 @@ const server = createServer({ noDelay: true }, (socket) => {
   if (TLS) socket.setNoDelay(true); // on the TCP socket under it (the plain server sets it itself)
   socket.on("close", () => open--);
   socket.on("error", () => {});
-  socket.on("end", () => socket.end());
+  // Not end() again once ended: Node builds an error (with its stack) for that, ~10% of a handshake.
+  socket.on("end", () => {
+    if (!socket.writableEnded) socket.end();
+  });
   socket.once("data", (first) => {
     if (first.toString("latin1", 0, 4) === "GET ") {
       handshake(socket, first.toString("latin1"));
