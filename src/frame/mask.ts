@@ -178,9 +178,11 @@ function rotateKey(word: number, offset: number): number {
 
 /**
  * `pieces` (masked with `key`, a `keyWord`) joined into one new buffer of `length` bytes and
- * unmasked on the way. The SIMD path copies through its window anyway: each piece goes into
- * the window, is XORed there and copied out to its place in the message, two copies in all,
- * where joining first (`Buffer.concat`) and unmasking after would make three.
+ * unmasked on the way. The SIMD path copies through its window anyway: the pieces are
+ * copied into the window one after another, and each full window is XORed and copied out
+ * to its place in the message, two copies in all, where joining first (`Buffer.concat`)
+ * and unmasking after would make three. Small pieces (TCP segments) cost one copy call
+ * each, not a round trip through the window each.
  */
 export function joinUnmasked(pieces: readonly Uint8Array[], length: number, key: number): Buffer {
   const joined = Buffer.allocUnsafe(length);
@@ -193,19 +195,32 @@ export function joinUnmasked(pieces: readonly Uint8Array[], length: number, key:
     maskWithKeyWord(joined, key);
     return joined;
   }
-  const { memory, xor } = simd;
-  let at = 0;
+  const memory = simd.memory;
+  let at = 0; // message bytes written out
+  let filled = 0; // bytes waiting in the window
   for (const piece of pieces) {
-    for (let from = 0; from < piece.length; from += SIMD_WINDOW) {
-      const part = piece.subarray(from, Math.min(from + SIMD_WINDOW, piece.length));
-      memory.set(part);
-      // Rounded up to whole 16-byte lanes: the bytes past the part are scratch.
-      xor(SIMD_WINDOW_OFFSET, (part.length + 15) & ~15, rotateKey(key, at));
-      joined.set(part.length === memory.length ? memory : memory.subarray(0, part.length), at);
-      at += part.length;
+    for (let from = 0; from < piece.length; ) {
+      const take = Math.min(piece.length - from, SIMD_WINDOW - filled);
+      memory.set(take === piece.length ? piece : piece.subarray(from, from + take), filled);
+      filled += take;
+      from += take;
+      if (filled === SIMD_WINDOW) {
+        windowOut(joined, at, filled, key);
+        at += filled;
+        filled = 0;
+      }
     }
   }
+  if (filled > 0) windowOut(joined, at, filled, key);
   return joined;
+}
+
+/** XORs the window's first `filled` bytes, message bytes from `at`, and copies them there. */
+function windowOut(joined: Buffer, at: number, filled: number, key: number): void {
+  const { memory, xor } = simd!;
+  // Rounded up to whole 16-byte lanes: the bytes past `filled` are scratch.
+  xor(SIMD_WINDOW_OFFSET, (filled + 15) & ~15, rotateKey(key, at));
+  joined.set(filled === SIMD_WINDOW ? memory : memory.subarray(0, filled), at);
 }
 
 /**
