@@ -597,7 +597,9 @@ async function runFrameCodec() {
   }
   const source = join(root, "bench", "frame.ts");
   const stale = existsSync(source) && statSync(source).mtimeMs > statSync(compiled).mtimeMs;
-  const env = args.quick ? { BENCH_RUNS: "3", BENCH_MS: "60", BENCH_WARMUP_MS: "40" } : {};
+  // Judged against plain ws, as every scenario is: without bufferutil, which may be installed
+  // (uWebSockets.js's package depends on it, and npm hoists it where ws finds it).
+  const env = { WS_NO_BUFFER_UTIL: "1", ...(args.quick ? { BENCH_RUNS: "3", BENCH_MS: "60", BENCH_WARMUP_MS: "40" } : {}) };
   const command = PIN ? ["taskset", "-c", String(SERVER_CORE), process.execPath, compiled] : [process.execPath, compiled];
   const output = await new Promise((resolve, reject) => {
     const child = spawn(command[0], command.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });

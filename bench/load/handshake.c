@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "process-times.h"
 
 enum state { IDLE, CONNECTING, HEAD, FRAMES };
 
@@ -162,19 +163,10 @@ static void ready(struct lane *lane) {
   }
 }
 
-static double milliseconds(struct timeval time) { return time.tv_sec * 1e3 + time.tv_usec / 1e3; }
-
 static void report(void) {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  double waitMs = -1;
-  FILE *schedstat = fopen("/proc/self/schedstat", "r");
-  if (schedstat != NULL) {
-    unsigned long long running, waiting;
-    if (fscanf(schedstat, "%llu %llu", &running, &waiting) == 2) waitMs = waiting / 1e6;
-    fclose(schedstat);
-  }
-  printf("%llu %llu %.3f %.3f\n", count, errors, milliseconds(usage.ru_utime) + milliseconds(usage.ru_stime), waitMs);
+  double wait_ms;
+  double cpu_ms = process_times(&wait_ms);
+  printf("%llu %llu %.3f %.3f\n", count, errors, cpu_ms, wait_ms);
   fflush(stdout);
 }
 

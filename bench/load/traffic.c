@@ -51,6 +51,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "process-times.h"
 
 /* As client.mjs: connections being opened at once (below the listen backlog), bounds in s. */
 #define OPEN_CONCURRENCY 200
@@ -471,20 +472,10 @@ static void stop(void) {
   }
 }
 
-static double milliseconds(struct timeval time) { return time.tv_sec * 1e3 + time.tv_usec / 1e3; }
-
 static void report(void) {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  double wait_ms = -1;
-  FILE *schedstat = fopen("/proc/self/schedstat", "r");
-  if (schedstat != NULL) {
-    unsigned long long on_cpu, waiting;
-    if (fscanf(schedstat, "%llu %llu", &on_cpu, &waiting) == 2) wait_ms = waiting / 1e6;
-    fclose(schedstat);
-  }
-  printf("%llu %llu %llu %.3f %.3f\n", count, bytes, errors, milliseconds(usage.ru_utime) + milliseconds(usage.ru_stime),
-         wait_ms);
+  double wait_ms;
+  double cpu_ms = process_times(&wait_ms);
+  printf("%llu %llu %llu %.3f %.3f\n", count, bytes, errors, cpu_ms, wait_ms);
   fflush(stdout);
 }
 
