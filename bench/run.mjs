@@ -851,7 +851,8 @@ function chartGroup(scenario, results) {
     value: medians[name],
     label: `${formatNumber(medians[name])}${name === "wsraw" ? "" : ` (${ratio(medians.wsraw / medians[name])})`}`,
   }));
-  return { title: `${scenario.name}: ${scenario.what}`, unit: scenario.unit, lowerIsBetter: scenario.lowerIsBetter, bars };
+  // The name only: the scenario's description is the table's, and too long for a chart row.
+  return { title: scenario.name, unit: scenario.unit, lowerIsBetter: scenario.lowerIsBetter, bars };
 }
 
 // ---- Main ----
