@@ -180,22 +180,29 @@ static void finish(struct conn *c, int ok) {
 }
 
 /*
+ * One send(2) of `length` bytes, retried on EINTR: the count sent, or -1 when the kernel
+ * takes nothing now (EPOLLOUT is then awaited) or the connection failed (it is finished).
+ */
+static ssize_t send_some(struct conn *c, const unsigned char *data, size_t length) {
+  for (;;) {
+    ssize_t n = send(c->fd, data, length, MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) poll_out(c, 1);
+    else finish(c, 0);
+    return -1;
+  }
+}
+
+/*
  * Writes what is owed, as much as the kernel takes; what it does not take waits for
  * EPOLLOUT. When stopping, the close frame (raw: a FIN) follows the last frame.
  */
 static void flush(struct conn *c) {
   while (c->owed > 0) {
     size_t length = c->owed * frame_length - c->partial;
-    ssize_t n = send(c->fd, ring + c->at * frame_length + c->partial, length, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        poll_out(c, 1);
-        return;
-      }
-      finish(c, 0);
-      return;
-    }
+    ssize_t n = send_some(c, ring + c->at * frame_length + c->partial, length);
+    if (n < 0) return;
     size_t done = c->partial + (size_t)n;
     c->owed -= (unsigned)(done / frame_length);
     c->at = (unsigned)((c->at + done / frame_length) % RING);
@@ -211,16 +218,8 @@ static void flush(struct conn *c) {
       c->close_queued = 0;
     } else {
       while (c->close_written < sizeof close_frame) {
-        ssize_t n = send(c->fd, close_frame + c->close_written, sizeof close_frame - c->close_written, MSG_NOSIGNAL);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          if (errno == EAGAIN) {
-            poll_out(c, 1);
-            return;
-          }
-          finish(c, 0);
-          return;
-        }
+        ssize_t n = send_some(c, close_frame + c->close_written, sizeof close_frame - c->close_written);
+        if (n < 0) return;
         c->close_written += (size_t)n;
       }
       c->close_queued = 0;
