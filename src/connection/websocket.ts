@@ -308,10 +308,11 @@ export class WebSocket implements AsyncIterable<Message> {
   send(data: string | Uint8Array | ArrayBuffer): boolean {
     this.assertOpen();
     if (typeof data === "string") {
-      // A UTF-16 code unit is at most 3 bytes of UTF-8: count exactly only near the limit.
-      const near = this.writer.bufferedAmount + data.length * 3 > this.options.maxBufferedAmount;
-      const length = near ? Buffer.byteLength(data) : data.length;
-      this.checkBufferLimit(length);
+      // A UTF-16 code unit is at most 3 bytes of UTF-8: only near the limit can the message
+      // pass it, and only there is it counted exactly and checked.
+      if (this.writer.bufferedAmount + data.length * 3 > this.options.maxBufferedAmount) {
+        this.checkBufferLimit(Buffer.byteLength(data));
+      }
       // `data.length` is at most the UTF-8 length: a string that short stays below the threshold.
       if (this.compression !== undefined && this.deflater.wants(data.length)) {
         const bytes = Buffer.from(data);
