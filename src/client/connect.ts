@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { type Socket, connect as netConnect, isIP } from "node:net";
 import { type SecureContextOptions, connect as tlsConnect } from "node:tls";
 import { Heartbeat, type HeartbeatOptions } from "../connection/liveness.js";

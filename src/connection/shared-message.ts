@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import type { MessageDeflater } from "../deflate/index.js";
 import { Opcode, encodeFrame, encodeTextFrame } from "../frame/index.js";
 

@@ -1,3 +1,5 @@
+import { Buffer } from "node:buffer";
+
 /**
  * Memory for small outgoing frames, carved from shared 64 KiB slabs.
  *

@@ -1,3 +1,5 @@
+import process from "node:process";
+import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import {
   CloseCode,

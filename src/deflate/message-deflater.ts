@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import type { Role } from "../frame/parser.js";
 import type { DeflateParams } from "../http/permessage-deflate.js";
 import { type EnginePool, sharedPool } from "./engine-pool.js";

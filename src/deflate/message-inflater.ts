@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { CloseCode } from "../frame/close-code.js";
 import type { Role } from "../frame/parser.js";
 import { ProtocolError } from "../frame/protocol-error.js";

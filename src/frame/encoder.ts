@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import { isValidCloseCode } from "./close-code.js";
 import { view } from "./buffer-view.js";

@@ -4,6 +4,7 @@
  * Works four bytes at a time through an `Int32Array` view over the aligned middle of the
  * data; only the unaligned head and the tail are done byte by byte.
  */
+import { Buffer } from "node:buffer";
 
 // Byte order of this machine, so the 32-bit key word lines up with the bytes in memory.
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { CloseCode, isValidCloseCode } from "./close-code.js";
 import { view } from "./buffer-view.js";
 import { joinUnmasked, keyWord, maskWithKeyWord } from "./mask.js";

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { acceptKey } from "./accept-key.js";
 import { HandshakeError, HttpError } from "./errors.js";

@@ -1,3 +1,5 @@
+import { Buffer } from "node:buffer";
+
 /**
  * An HTTP-level failure of the opening handshake: the request cannot be served and the
  * server answers with `status` instead of upgrading.

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { HttpError } from "./errors.js";
 import { isFieldValue, isToken } from "./grammar.js";
 import { splitRequestTarget } from "./request-target.js";

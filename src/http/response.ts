@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { acceptKey } from "./accept-key.js";
 import type { HttpError } from "./errors.js";
 import { isFieldValue, isToken } from "./grammar.js";

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { connect } from "../client/connect.js";

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { CloseCode, isValidCloseCode } from "../frame/close-code.js";
 import { mask } from "../frame/mask.js";
 import { Opcode } from "../frame/opcode.js";

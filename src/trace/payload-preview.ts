@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { isValidUtf8 } from "../frame/utf8.js";
 import type { PayloadPreview } from "./events.js";
 
