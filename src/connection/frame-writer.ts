@@ -142,9 +142,7 @@ export class FrameWriter {
     if (slot.bytes !== undefined || this.pending === undefined || !this.pending.includes(slot)) return;
     slot.bytes = bytes;
     this.openSlots--;
-    let size = 0;
-    for (const piece of bytes) size += piece.length;
-    this.pendingBytes += size - slot.estimate;
+    this.pendingBytes += piecesLength(bytes) - slot.estimate;
     this.added(0);
   }
 
@@ -210,7 +208,7 @@ export class FrameWriter {
       const item = list[count];
       if (Buffer.isBuffer(item)) bytes += item.length;
       else if (item.bytes === undefined) break;
-      else for (const piece of item.bytes) bytes += piece.length;
+      else bytes += piecesLength(item.bytes);
     }
     this.pendingBytes -= bytes;
     return list.splice(0, count);
@@ -247,11 +245,17 @@ export class FrameWriter {
 /** Up to this many bytes of queued pieces are copied into one buffer to be written. */
 const COALESCE_LIMIT = 16 * 1024;
 
+function piecesLength(pieces: readonly Buffer[]): number {
+  let bytes = 0;
+  for (const piece of pieces) bytes += piece.length;
+  return bytes;
+}
+
 function byteLength(list: Array<Buffer | Slot>): number {
   let bytes = 0;
   for (const item of list) {
     if (Buffer.isBuffer(item)) bytes += item.length;
-    else for (const piece of item.bytes!) bytes += piece.length;
+    else bytes += piecesLength(item.bytes!);
   }
   return bytes;
 }

@@ -162,12 +162,11 @@ const simd: { memory: Uint8Array; xor: (pointer: number, length: number, keyWord
  * in, XORed, copied back.
  */
 function simdXor(data: Uint8Array, keyWord: number): void {
-  const { memory, xor } = simd!;
+  const memory = simd!.memory;
+  // Each window starts at a multiple of 4 bytes: the key needs no rotation there.
   for (let at = 0; at < data.length; at += SIMD_WINDOW) {
-    const piece = data.subarray(at, Math.min(at + SIMD_WINDOW, data.length));
-    memory.set(piece);
-    xor(SIMD_WINDOW_OFFSET, piece.length, keyWord);
-    piece.set(memory.subarray(0, piece.length));
+    memory.set(data.subarray(at, Math.min(at + SIMD_WINDOW, data.length)));
+    windowOut(data, at, Math.min(SIMD_WINDOW, data.length - at), keyWord);
   }
 }
 
@@ -217,7 +216,7 @@ export function joinUnmasked(pieces: readonly Uint8Array[], length: number, key:
 }
 
 /** XORs the window's first `filled` bytes, message bytes from `at`, and copies them there. */
-function windowOut(joined: Buffer, at: number, filled: number, key: number): void {
+function windowOut(joined: Uint8Array, at: number, filled: number, key: number): void {
   const { memory, xor } = simd!;
   // Rounded up to whole 16-byte lanes: the bytes past `filled` are scratch.
   xor(SIMD_WINDOW_OFFSET, (filled + 15) & ~15, rotateKey(key, at));
