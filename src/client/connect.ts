@@ -173,7 +173,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
         }
       }
       cleanUp();
-      const ws = new WebSocket(socket, connectionOptions(options), accepted.protocol, accepted.extensionsHeader, undefined, compression);
+      const ws = new WebSocket(socket, connectionOptions(options), accepted.protocol, accepted.extensionsHeader, compression);
       if (options.heartbeat !== undefined) {
         const heartbeat = new Heartbeat(new Set([ws]), options.heartbeat);
         void ws.closed.then(() => heartbeat.stop());

@@ -3,6 +3,8 @@
  * array is O(n), and a linked list allocates a node per message.
  */
 export class MessageQueue<T> {
+  /** The size of what is queued, kept by the owner (who knows what an item weighs). */
+  bytes = 0;
   private items: (T | undefined)[] = [];
   private head = 0;
 

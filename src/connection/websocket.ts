@@ -68,6 +68,8 @@ export interface ConnectionOptions {
   answerAppPings: boolean;
   /** Where the connection counts what it does (shared by a server's connections). */
   stats: ConnectionStats;
+  /** Hears of the connection's end: the server's registries (none for a client). */
+  owner?: ConnectionOwner;
   /**
    * While reading is paused by backpressure, TCP keepalive watches the peer after this much
    * silence (liveness.ts says why); undefined: never turned on.
@@ -118,52 +120,31 @@ export class WebSocket implements AsyncIterable<Message> {
   private readonly socket: Socket;
   private readonly options: ConnectionOptions;
   private readonly parser: FrameParser;
-  private readonly writer: FrameWriter;
+  /** Made for the first frame sent: a connection that only listens has none. */
+  private writerOf: FrameWriter | undefined;
   /** Messages received and not yet read; made for the first message that finds no reader. */
   private queue: MessageQueue<Message> | undefined;
-  private queuedBytes = 0;
   /** The reader waiting longest for a message (`wait()` or `for await`), if any. */
   private waiter: Waiter | undefined;
   /** Readers that called `wait()` while another was already waiting: rare, so made lazily. */
   private laterWaiters: Waiter[] | undefined;
   private paused = false;
   private closeSent = false;
-  /** The peer's close frame, once received. */
-  private peerClose: { code: number; reason: string } | undefined;
-  /** Set when this side failed the connection or gave up on it. */
-  private failure: { code: number; reason: string } | undefined;
-  private closeTimer: NodeJS.Timeout | undefined;
-  // `closed` is made when first asked for: an idle connection carries no promise for it.
-  private closedPromise: Promise<CloseInfo> | undefined;
-  private resolveClosed: ((info: CloseInfo) => void) | undefined;
-  private closeInfo: CloseInfo | undefined;
-  private readonly owner: ConnectionOwner | undefined;
-  /** permessage-deflate, when negotiated; its inflater and deflater are made at first use. */
-  private readonly compression: Compression | undefined;
-  private inflater: MessageInflater | undefined;
-  private deflaterOf: MessageDeflater | undefined;
-  /** A compressed message is being inflated on the thread pool: the socket is paused. */
-  private inflating = false;
+  /** How the connection ends: made at the first step of its end, or for `closed`. */
+  private endingOf: Ending | undefined;
+  /** permessage-deflate, when negotiated. */
+  private readonly compression: ConnectionCompression | undefined;
 
   /**
-   * @internal Created by the server after it has written the 101 response; `owner` hears
-   * of the connection's end.
+   * @internal Created by the server after it has written the 101 response, and by
+   * `connect()` after the 101 it received.
    */
-  constructor(
-    socket: Socket,
-    options: ConnectionOptions,
-    protocol = "",
-    extensions = "",
-    owner?: ConnectionOwner,
-    compression?: Compression,
-  ) {
+  constructor(socket: Socket, options: ConnectionOptions, protocol = "", extensions = "", compression?: Compression) {
     this.socket = socket;
     this.options = options;
     this.protocol = protocol;
     this.extensions = extensions;
-    this.owner = owner;
-    this.compression = compression;
-    this.writer = new FrameWriter(socket, options.role === "client");
+    this.compression = compression === undefined ? undefined : new ConnectionCompression(compression);
     this.parser = new FrameParser(new ParserEvents(this), {
       role: options.role,
       maxPayload: options.maxPayload,
@@ -184,11 +165,10 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** Resolves once the TCP connection is closed, with how it ended. Never rejects. */
   get closed(): Promise<CloseInfo> {
-    this.closedPromise ??=
-      this.closeInfo !== undefined
-        ? Promise.resolve(this.closeInfo)
-        : new Promise((resolve) => (this.resolveClosed = resolve));
-    return this.closedPromise;
+    const ending = this.ending;
+    ending.promise ??=
+      ending.info !== undefined ? Promise.resolve(ending.info) : new Promise((resolve) => (ending.resolve = resolve));
+    return ending.promise;
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3), as in the browser API. */
@@ -198,7 +178,7 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** Bytes of sent messages not yet handed to the operating system. */
   get bufferedAmount(): number {
-    return this.writer.bufferedAmount;
+    return this.writerOf?.bufferedAmount ?? this.socket.writableLength;
   }
 
   /** The peer's IP address. */
@@ -226,7 +206,7 @@ export class WebSocket implements AsyncIterable<Message> {
     if (tcp.listenerCount("error") === 0) tcp.on("error", ignoreError);
     tcp.write(EMPTY, (error) => {
       const code = (error as NodeJS.ErrnoException | null | undefined)?.code;
-      if (code !== undefined) this.failure ??= { code: CloseCode.Abnormal, reason: `connection lost while paused (${code})` };
+      if (code !== undefined) this.ending.failure ??= { code: CloseCode.Abnormal, reason: `connection lost while paused (${code})` };
     });
   }
 
@@ -273,9 +253,10 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** A queued message, or `null` when none is queued. Never waits. */
   read(): Message | null {
-    const message = this.queue?.shift();
+    const queue = this.queue;
+    const message = queue?.shift();
     if (message === undefined) return null;
-    this.queuedBytes -= message.length;
+    queue!.bytes -= message.length;
     if (this.paused) this.resumeIfDrained();
     return message;
   }
@@ -312,7 +293,7 @@ export class WebSocket implements AsyncIterable<Message> {
     if (typeof data === "string") {
       // A UTF-16 code unit is at most 3 bytes of UTF-8: only near the limit can the message
       // pass it, and only there is it counted exactly and checked.
-      if (this.writer.bufferedAmount + data.length * 3 > this.options.maxBufferedAmount) {
+      if (this.bufferedAmount + data.length * 3 > this.options.maxBufferedAmount) {
         this.checkBufferLimit(Buffer.byteLength(data));
       }
       // `data.length` is at most the UTF-8 length: a string that short stays below the threshold.
@@ -329,7 +310,7 @@ export class WebSocket implements AsyncIterable<Message> {
       this.counted(bytes.length);
       this.sendBytes(bytes, Opcode.Binary);
     }
-    return this.writer.bufferedAmount < this.options.sendHighWaterMark;
+    return this.bufferedAmount < this.options.sendHighWaterMark;
   }
 
   /**
@@ -352,7 +333,7 @@ export class WebSocket implements AsyncIterable<Message> {
       this.writer.queue(frame);
     }
     this.counted(length);
-    return this.writer.bufferedAmount < this.options.sendHighWaterMark;
+    return this.bufferedAmount < this.options.sendHighWaterMark;
   }
 
   /** Sends a ping (at most 125 bytes of data); the peer's pong is answered automatically. */
@@ -450,16 +431,25 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** The compressor of this connection's messages (permessage-deflate negotiated). */
   private get deflater(): MessageDeflater {
-    const { params, settings } = this.compression!;
-    return (this.deflaterOf ??= MessageDeflater.for(params, this.options.role, settings));
+    const compression = this.compression!;
+    return (compression.deflater ??= MessageDeflater.for(compression.params, this.options.role, compression.settings));
+  }
+
+  /** The encoder and batcher of this connection's outgoing frames. */
+  private get writer(): FrameWriter {
+    return (this.writerOf ??= new FrameWriter(this.socket, this.options.role === "client"));
+  }
+
+  private get ending(): Ending {
+    return (this.endingOf ??= new Ending());
   }
 
   /** Destroys the TCP connection at once, without a closing handshake (`closed`: 1006). */
   terminate(reason = ""): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSING;
-    this.failure ??= { code: CloseCode.Abnormal, reason };
-    this.writer.discard();
+    this.ending.failure ??= { code: CloseCode.Abnormal, reason };
+    this.writerOf?.discard();
     this.socket.destroy();
   }
 
@@ -480,7 +470,7 @@ export class WebSocket implements AsyncIterable<Message> {
       return;
     }
     reason = truncateCloseReason(reason);
-    this.failure = { code, reason };
+    this.ending.failure = { code, reason };
     this.sendClose(this.closeFrame(code, reason));
     // Failing does not wait for the peer's close frame: end TCP right after ours.
     this.writer.end();
@@ -511,17 +501,18 @@ export class WebSocket implements AsyncIterable<Message> {
    * keep their order; returns false then.
    */
   private receiveCompressed(payload: Buffer, binary: boolean): boolean {
-    const { params, settings } = this.compression!;
-    const inflater = (this.inflater ??= MessageInflater.for(params, this.options.role, settings, this.options.maxPayload));
+    const compression = this.compression!;
+    const { params, settings } = compression;
+    const inflater = (compression.inflater ??= MessageInflater.for(params, this.options.role, settings, this.options.maxPayload));
     if (inflater.isSync(payload)) {
       // A ProtocolError goes up through the parser, which fails the connection.
       this.receiveMessage(inflater.inflateSync(payload, !binary), binary);
       return true;
     }
-    this.inflating = true;
+    compression.inflating = true;
     this.socket.pause();
     inflater.inflate(payload, !binary, (error, message) => {
-      this.inflating = false;
+      compression.inflating = false;
       if (this.state === ReadyState.CLOSED) return;
       if (error !== undefined) {
         this.fail(error.closeCode, error.message);
@@ -534,7 +525,7 @@ export class WebSocket implements AsyncIterable<Message> {
         this.protocolFailure(failure);
         return;
       }
-      if (!this.paused && !this.inflating) this.socket.resume();
+      if (!this.paused && !compression.inflating) this.socket.resume();
     });
     return false;
   }
@@ -567,10 +558,10 @@ export class WebSocket implements AsyncIterable<Message> {
     // Counted as `read()` discounts it (a string by its length, what it holds in memory):
     // with UTF-8 byte counts here, multi-byte text would leave a residue on every read
     // until the total never fell below the resume mark and the connection stalled.
-    this.queuedBytes += message.length;
+    queue.bytes += message.length;
     if (
       !this.paused &&
-      (queue.length >= this.options.maxQueuedMessages || this.queuedBytes >= this.options.maxQueuedBytes)
+      (queue.length >= this.options.maxQueuedMessages || queue.bytes >= this.options.maxQueuedBytes)
     ) {
       this.paused = true;
       this.options.stats.backpressurePauses++;
@@ -583,10 +574,10 @@ export class WebSocket implements AsyncIterable<Message> {
   private resumeIfDrained(): void {
     if (
       this.countMessages() <= this.options.maxQueuedMessages >>> 1 &&
-      this.queuedBytes <= this.options.maxQueuedBytes / 2
+      this.queue!.bytes <= this.options.maxQueuedBytes / 2
     ) {
       this.paused = false;
-      if (!this.inflating) this.socket.resume();
+      if (this.compression?.inflating !== true) this.socket.resume();
       if (this.options.pausedKeepAliveMs) this.socket.setKeepAlive?.(false);
     }
   }
@@ -601,7 +592,7 @@ export class WebSocket implements AsyncIterable<Message> {
 
   private closeReceived(code: number, reason: string): void {
     if (this.state === ReadyState.CLOSED) return;
-    this.peerClose = { code, reason };
+    this.ending.peerClose = { code, reason };
     if (!this.closeSent) {
       // Echo the peer's status code (§5.5.1); a close without one is answered likewise.
       this.closeSent = true;
@@ -639,20 +630,22 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** Bounds the closing handshake and then the wait for the peer's FIN: TCP closes by then. */
   private startCloseTimer(): void {
-    if (this.closeTimer !== undefined) return;
-    this.closeTimer = setTimeout(closeTimedOut, this.options.closeTimeoutMs, this);
-    this.closeTimer.unref();
+    const ending = this.ending;
+    if (ending.timer !== undefined) return;
+    ending.timer = setTimeout(closeTimedOut, this.options.closeTimeoutMs, this);
+    ending.timer.unref();
   }
 
   private closeTimedOut(): void {
     if (this.state !== ReadyState.CLOSED) {
-      this.failure ??= { code: CloseCode.Abnormal, reason: "closing handshake timed out" };
+      this.ending.failure ??= { code: CloseCode.Abnormal, reason: "closing handshake timed out" };
     }
     this.socket.destroy();
   }
 
   private socketClosed(): void {
-    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    const timer = this.endingOf?.timer;
+    if (timer !== undefined) clearTimeout(timer);
     this.enterClosed();
   }
 
@@ -660,21 +653,22 @@ export class WebSocket implements AsyncIterable<Message> {
   private enterClosed(): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
-    this.writer.discard();
-    this.inflater?.close();
-    this.deflaterOf?.close();
+    this.writerOf?.discard();
+    this.compression?.inflater?.close();
+    this.compression?.deflater?.close();
     // Literals rather than spreads: a spread costs microseconds on every connection's end.
-    const { failure, peerClose } = this;
-    const info: CloseInfo = (this.closeInfo =
+    const ending = this.ending;
+    const { failure, peerClose } = ending;
+    const info: CloseInfo = (ending.info =
       failure !== undefined
         ? { code: failure.code, reason: failure.reason, wasClean: false }
         : peerClose !== undefined && this.closeSent
           ? { code: peerClose.code, reason: peerClose.reason, wasClean: true }
           : { code: CloseCode.Abnormal, reason: "", wasClean: false });
     this.options.stats.closed(info.code);
-    this.resolveClosed?.(info);
+    ending.resolve?.(info);
     this.wakeWaitersIfDone();
-    this.owner?.connectionClosed(this);
+    this.options.owner?.connectionClosed(this);
   }
 
   /** No message can arrive any more. */
@@ -732,19 +726,19 @@ export class WebSocket implements AsyncIterable<Message> {
   }
 
   private isDrained(): boolean {
-    return this.state === ReadyState.CLOSED || this.writer.bufferedAmount < this.options.sendHighWaterMark;
+    return this.state === ReadyState.CLOSED || this.bufferedAmount < this.options.sendHighWaterMark;
   }
 
   private assertOpen(): void {
     if (this.state === ReadyState.OPEN) return;
-    const ending = this.failure ?? this.peerClose;
-    throw new ConnectionClosedError(ending?.code ?? CloseCode.Abnormal, ending?.reason ?? "");
+    const status = this.endingOf?.failure ?? this.endingOf?.peerClose;
+    throw new ConnectionClosedError(status?.code ?? CloseCode.Abnormal, status?.reason ?? "");
   }
 
   private checkBufferLimit(adding: number): void {
-    if (this.writer.bufferedAmount + adding <= this.options.maxBufferedAmount) return;
+    if (this.bufferedAmount + adding <= this.options.maxBufferedAmount) return;
     const reason = `more than ${this.options.maxBufferedAmount} bytes of unsent data`;
-    this.failure = { code: CloseCode.PolicyViolation, reason };
+    this.ending.failure = { code: CloseCode.PolicyViolation, reason };
     this.terminate();
     throw new ConnectionClosedError(CloseCode.PolicyViolation, reason);
   }
@@ -759,6 +753,43 @@ const EMPTY = Buffer.alloc(0);
  */
 function afterPromiseJobs(fn: () => void): void {
   queueMicrotask(() => process.nextTick(fn));
+}
+
+/**
+ * How a connection ends, gathered in one object made at the first step of its end (or
+ * when `closed` is first asked for): an open connection carries one field for it, not six.
+ */
+class Ending {
+  /** The peer's close frame, once received. */
+  peerClose: CloseStatus | undefined;
+  /** Set when this side failed the connection or gave up on it. */
+  failure: CloseStatus | undefined;
+  /** Bounds the closing handshake, then the wait for the peer's FIN. */
+  timer: NodeJS.Timeout | undefined;
+  /** How it ended, once CLOSED. */
+  info: CloseInfo | undefined;
+  promise: Promise<CloseInfo> | undefined;
+  resolve: ((info: CloseInfo) => void) | undefined;
+}
+
+interface CloseStatus {
+  code: number;
+  reason: string;
+}
+
+/** A connection's permessage-deflate: as negotiated, with its inflater and deflater made at first use. */
+class ConnectionCompression implements Compression {
+  readonly params: DeflateParams;
+  readonly settings: DeflateSettings;
+  inflater: MessageInflater | undefined;
+  deflater: MessageDeflater | undefined;
+  /** A compressed message is being inflated on the thread pool: the socket is paused. */
+  inflating = false;
+
+  constructor({ params, settings }: Compression) {
+    this.params = params;
+    this.settings = settings;
+  }
 }
 
 /** @internal Told when a connection has closed: the server's registries. */
