@@ -5,7 +5,7 @@ import { Heartbeat, type HeartbeatOptions } from "../connection/liveness.js";
 import { ConnectionStats } from "../connection/stats.js";
 import { type Compression, type ConnectionOptions, WebSocket } from "../connection/websocket.js";
 import { type PerMessageDeflateOptions, deflateSettings, zlibAvailable } from "../deflate/index.js";
-import { DEFAULT_MAX_PAYLOAD } from "../frame/index.js";
+import { resolveMaxPayload } from "../frame/index.js";
 import {
   type ExtensionOffer,
   HandshakeError,
@@ -87,6 +87,8 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     throw new TypeError(`connect() takes a ws:// or wss:// URL, got ${target.protocol}//`);
   }
   if (target.hash !== "") throw new TypeError("A WebSocket URL has no fragment (RFC 6455 §3)");
+  // Checked before connecting: a bad limit is the caller's error, not the connection's.
+  const connection = connectionOptions(options);
   const secure = target.protocol === "wss:";
   const deflate =
     options.perMessageDeflate && zlibAvailable() ? deflateSettings(options.perMessageDeflate) : undefined;
@@ -173,7 +175,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
         }
       }
       cleanUp();
-      const ws = new WebSocket(socket, connectionOptions(options), accepted.protocol, accepted.extensionsHeader, compression);
+      const ws = new WebSocket(socket, connection, accepted.protocol, accepted.extensionsHeader, compression);
       if (options.heartbeat !== undefined) {
         const heartbeat = new Heartbeat(new Set([ws]), options.heartbeat);
         void ws.closed.then(() => heartbeat.stop());
@@ -192,7 +194,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
 function connectionOptions(options: ConnectOptions): ConnectionOptions {
   return {
     role: "client",
-    maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+    maxPayload: resolveMaxPayload(options.maxPayload),
     maxQueuedMessages: options.maxQueuedMessages ?? 1024,
     maxQueuedBytes: options.maxQueuedBytes ?? 8 * 1024 * 1024,
     sendHighWaterMark: options.sendHighWaterMark ?? 1024 * 1024,

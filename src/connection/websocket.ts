@@ -119,7 +119,8 @@ export class WebSocket implements AsyncIterable<Message> {
   private state: ReadyState = ReadyState.OPEN;
   private readonly socket: Socket;
   private readonly options: ConnectionOptions;
-  private readonly parser: FrameParser;
+  /** Made for the first bytes received: a connection that has not spoken has none. */
+  private parserOf: FrameParser | undefined;
   /** Made for the first frame sent: a connection that only listens has none. */
   private writerOf: FrameWriter | undefined;
   /** Messages received and not yet read; made for the first message that finds no reader. */
@@ -145,11 +146,6 @@ export class WebSocket implements AsyncIterable<Message> {
     this.protocol = protocol;
     this.extensions = extensions;
     this.compression = compression === undefined ? undefined : new ConnectionCompression(compression);
-    this.parser = new FrameParser(new ParserEvents(this), {
-      role: options.role,
-      maxPayload: options.maxPayload,
-      perMessageDeflate: compression !== undefined,
-    });
     // Listeners shared by every socket, which finds its connection under a symbol: two
     // closures and their context per connection cost more than the property.
     (socket as ConnectionSocket)[kConnection] = this;
@@ -433,6 +429,15 @@ export class WebSocket implements AsyncIterable<Message> {
   private get deflater(): MessageDeflater {
     const compression = this.compression!;
     return (compression.deflater ??= MessageDeflater.for(compression.params, this.options.role, compression.settings));
+  }
+
+  /** The decoder of this connection's incoming frames. */
+  private get parser(): FrameParser {
+    return (this.parserOf ??= new FrameParser(new ParserEvents(this), {
+      role: this.options.role,
+      maxPayload: this.options.maxPayload,
+      perMessageDeflate: this.compression !== undefined,
+    }));
   }
 
   /** The encoder and batcher of this connection's outgoing frames. */

@@ -23,6 +23,7 @@ export { mask, maskInto } from "./mask.js";
 export { Opcode, isControlOpcode } from "./opcode.js";
 export {
   DEFAULT_MAX_PAYLOAD,
+  resolveMaxPayload,
   FrameParser,
   type FrameHandler,
   type FrameParserOptions,

@@ -65,6 +65,19 @@ export interface FrameHandler {
 
 export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 
+/**
+ * `maxPayload` as given, or the default. Throws `RangeError` for a value no length can be
+ * compared with (negative, NaN, past 2^53 - 1): checked where the option is given, since a
+ * connection makes its parser only when its first bytes arrive.
+ */
+export function resolveMaxPayload(maxPayload: number | undefined): number {
+  const value = maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER)) {
+    throw new RangeError(`maxPayload must be between 0 and 2^53 - 1, got ${value}`);
+  }
+  return value;
+}
+
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -153,12 +166,9 @@ export class FrameParser {
   constructor(handler: FrameHandler, options: FrameParserOptions) {
     this.handler = handler;
     this.serverRole = options.role === "server";
-    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.maxPayload = resolveMaxPayload(options.maxPayload);
     this.rsv1Allowed = options.perMessageDeflate ?? false;
     this.decodesText = handler.onText !== undefined;
-    if (!(this.maxPayload >= 0 && this.maxPayload <= Number.MAX_SAFE_INTEGER)) {
-      throw new RangeError(`maxPayload must be between 0 and 2^53 - 1, got ${this.maxPayload}`);
-    }
   }
 
   /** True once a close frame has been parsed: later bytes are ignored. */

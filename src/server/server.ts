@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { type AddressInfo, type Server as NetServer, type Socket, createServer as createNetServer } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TlsOptions } from "node:tls";
-import { CloseCode, DEFAULT_MAX_PAYLOAD } from "../frame/index.js";
+import { CloseCode, resolveMaxPayload } from "../frame/index.js";
 import { type DeflateSettings, type PerMessageDeflateOptions, deflateSettings, zlibAvailable } from "../deflate/index.js";
 import {
   HttpError,
@@ -174,7 +174,7 @@ export class WsrawServer {
     const o = this.options;
     this.connectionOptions = {
       role: "server",
-      maxPayload: o.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      maxPayload: resolveMaxPayload(o.maxPayload),
       maxQueuedMessages: o.maxQueuedMessages,
       maxQueuedBytes: o.maxQueuedBytes,
       sendHighWaterMark: o.sendHighWaterMark,

@@ -528,6 +528,17 @@ describe("the opening handshake", { timeout: CASE_MS }, () => {
     expect(ws.readyState).toBe(1);
   });
 
+  it("rejects a maxPayload no length can be compared with, and connects nowhere", async () => {
+    const before = server.connections;
+    for (const maxPayload of [-1, Number.NaN, 2 ** 53]) {
+      await expect(connect(server.url(), { maxPayload })).rejects.toThrow(
+        new RangeError(`maxPayload must be between 0 and 2^53 - 1, got ${maxPayload}`),
+      );
+    }
+    await sleep(50);
+    expect(server.connections).toBe(before);
+  });
+
   it("exports one HandshakeError class from wsraw and wsraw/http", () => {
     expect(HandshakeError).toBe(HttpHandshakeError);
   });

@@ -11,6 +11,17 @@ import { HOST, RawClient, Tap, WsPeer, echoRoute, upgradeRequest, useResources, 
 
 const resources = useResources();
 
+describe("createServer()", () => {
+  it("refuses a maxPayload no length can be compared with, at once rather than on each connection", () => {
+    for (const maxPayload of [-1, Number.NaN, 2 ** 53]) {
+      expect(() => createServer({ maxPayload })).toThrow(
+        new RangeError(`maxPayload must be between 0 and 2^53 - 1, got ${maxPayload}`),
+      );
+    }
+    expect(() => createServer({ maxPayload: 0 })).not.toThrow();
+  });
+});
+
 describe("server.close()", () => {
   it("closes every connection with 1001, resolves, and stops accepting", async () => {
     const tap = new Tap();
