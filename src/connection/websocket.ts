@@ -311,11 +311,11 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /**
    * Queues a message that many connections receive (a broadcast): its frames, plain or
-   * compressed, are made once and shared by every member they suit. Same return value
-   * and errors as `send`.
+   * compressed, are made once and shared by every member they suit. Same errors as
+   * `send`; no return value, as a broadcast does not wait for any one member.
    * @internal
    */
-  sendShared(message: SharedMessage): boolean {
+  sendShared(message: SharedMessage): void {
     this.assertOpen();
     const length = message.payload.length;
     const deflater = this.compression !== undefined && this.deflater.wants(length) ? this.deflater : undefined;
@@ -329,7 +329,6 @@ export class WebSocket implements AsyncIterable<Message> {
       this.writer.queue(frame);
     }
     this.counted(length);
-    return this.bufferedAmount < this.options.sendHighWaterMark;
   }
 
   /** Sends a ping (at most 125 bytes of data); the peer's pong is answered automatically. */
