@@ -99,7 +99,8 @@ export interface ServerOptions {
   allowOrigin?: OriginPolicy;
   /**
    * Called with an error thrown by a handler or hook (the connection concerned is closed
-   * with 1011 or answered with 500). Default: print it to stderr.
+   * with 1011 or answered with 500), or by a membership watcher (`watchMembership`).
+   * Default: print it to stderr.
    */
   onError?: (error: unknown, req: WsRequest | undefined) => void;
 }
@@ -265,13 +266,30 @@ export class WsrawServer {
    * user's first connection opens or last one closes; it is told at once of the groups and
    * users present now. Returns the function that stops it. This is how an adapter such as
    * `wsraw/redis` knows which channels this server must listen to.
+   *
+   * An exception from the watcher goes to `onError`: it is called from the server's own
+   * bookkeeping (a connection's end, from its socket's 'close' event), which it must
+   * neither interrupt nor crash.
    */
   watchMembership(watcher: MembershipWatcher): () => void {
-    this.membershipWatchers.add(watcher);
-    for (const name of this.groupRegistry.handles.keys()) watcher.groupOccupied?.(name);
-    for (const user of this.userConnections.keys()) watcher.userOnline?.(user);
+    const tell = (call: () => void): void => {
+      try {
+        call();
+      } catch (error) {
+        this.reportError(error, undefined);
+      }
+    };
+    const guarded: MembershipWatcher = {
+      groupOccupied: (name) => tell(() => watcher.groupOccupied?.(name)),
+      groupVacated: (name) => tell(() => watcher.groupVacated?.(name)),
+      userOnline: (user) => tell(() => watcher.userOnline?.(user)),
+      userOffline: (user) => tell(() => watcher.userOffline?.(user)),
+    };
+    this.membershipWatchers.add(guarded);
+    for (const name of this.groupRegistry.handles.keys()) guarded.groupOccupied!(name);
+    for (const user of this.userConnections.keys()) guarded.userOnline!(user);
     return () => {
-      this.membershipWatchers.delete(watcher);
+      this.membershipWatchers.delete(guarded);
     };
   }
 

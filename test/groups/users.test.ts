@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type RawClient, TestServer, WS_PATH, connectRaw } from "./helpers.js";
 import { within } from "../support/index.js";
+import { connect, createServer, requireWebSocket } from "../../src/index.js";
 
 let server: TestServer | undefined;
 let clients: RawClient[] = [];
@@ -70,5 +71,59 @@ describe("sendToUser", () => {
     expect(ws.user).toBeUndefined();
     expect(server.server.connectionsOf("undefined").size).toBe(0);
     expect(server.server.sendToUser("undefined", "x").delivered).toBe(0);
+  });
+});
+
+describe("watchMembership", () => {
+  it("a watcher that throws is reported to onError, and the server's registries stay right", async () => {
+    const reported: unknown[] = [];
+    const srv = createServer({
+      onError: (error) => reported.push(error),
+      authorize: (req) => {
+        req.user = "carol";
+        return true;
+      },
+    });
+    srv.route(
+      "/room",
+      requireWebSocket(async ({ websocket: ws }) => {
+        srv.group("room").add(ws);
+        for await (const message of ws) ws.send(message);
+      }),
+    );
+    const { port } = await srv.listen(0, "127.0.0.1");
+    try {
+      const fail = (what: string) => (): never => {
+        throw new Error(`watcher failed on ${what}`);
+      };
+      srv.watchMembership({
+        groupOccupied: fail("groupOccupied"),
+        groupVacated: fail("groupVacated"),
+        userOnline: fail("userOnline"),
+        userOffline: fail("userOffline"),
+      });
+      for (let round = 0; round < 2; round++) {
+        const ws = await connect(`ws://127.0.0.1:${port}/room`);
+        ws.send("ping");
+        expect(await within(ws.wait(), 5000, "the echo")).toBe("ping");
+        ws.close();
+        await within(ws.closed, 5000, "the close");
+        await within(
+          (async () => {
+            while (srv.connections > 0 || srv.connectionsOf("carol").size > 0) await new Promise((r) => setTimeout(r, 10));
+          })(),
+          5000,
+          "the server to forget the connection",
+        );
+      }
+      // Each round: the user came online and went offline, the group was occupied and vacated.
+      expect((reported as Error[]).map((error) => error.message).sort()).toEqual(
+        ["groupOccupied", "groupOccupied", "groupVacated", "groupVacated", "userOffline", "userOffline", "userOnline", "userOnline"]
+          .map((what) => `watcher failed on ${what}`),
+      );
+      expect(srv.group("room").size).toBe(0);
+    } finally {
+      await srv.close();
+    }
   });
 });
