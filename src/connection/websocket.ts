@@ -549,7 +549,8 @@ export class WebSocket implements AsyncIterable<Message> {
     stats.messagesIn++;
     stats.bytesIn += byteLength;
     if (this.options.answerAppPings && message === APP_PING) {
-      this.writer.text(APP_PONG);
+      // Bounded as pongs are (see `answerPing`).
+      if (!this.overBufferLimit(APP_PONG.length + 2)) this.writer.text(APP_PONG);
       return;
     }
     const waiter = this.takeWaiter();
@@ -739,12 +740,33 @@ export class WebSocket implements AsyncIterable<Message> {
     throw new ConnectionClosedError(status?.code ?? CloseCode.Abnormal, status?.reason ?? "");
   }
 
+  /** Throws once `adding` bytes would take the unsent data past `maxBufferedAmount` (see `overBufferLimit`). */
   private checkBufferLimit(adding: number): void {
-    if (this.bufferedAmount + adding <= this.options.maxBufferedAmount) return;
+    if (this.overBufferLimit(adding)) throw new ConnectionClosedError(CloseCode.PolicyViolation, this.endingOf!.failure!.reason);
+  }
+
+  /**
+   * True, with the connection failed (1008, TCP destroyed: a peer that does not read gets
+   * no close frame either), when `adding` bytes would take the unsent data past
+   * `maxBufferedAmount`.
+   */
+  private overBufferLimit(adding: number): boolean {
+    if (this.bufferedAmount + adding <= this.options.maxBufferedAmount) return false;
     const reason = `more than ${this.options.maxBufferedAmount} bytes of unsent data`;
     this.ending.failure = { code: CloseCode.PolicyViolation, reason };
     this.terminate();
-    throw new ConnectionClosedError(CloseCode.PolicyViolation, reason);
+    return true;
+  }
+
+  /**
+   * RFC 6455 §5.5.2: a ping is answered with a pong carrying the same data, unless closing.
+   * The pongs count against `maxBufferedAmount` like messages: a peer that pings without
+   * reading the answers is failed (1008) instead of making this end buffer them without
+   * bound.
+   */
+  private answerPing(payload: Buffer): void {
+    if (this.state !== ReadyState.OPEN || this.overBufferLimit(payload.length + 2)) return;
+    this.writer.frame(Opcode.Pong, payload);
   }
 }
 
@@ -885,8 +907,7 @@ class ParserEvents implements FrameHandler {
   }
 
   onPing(payload: Buffer): void {
-    // RFC 6455 §5.5.2: answer with a pong carrying the same data, unless closing.
-    if (this.ws.readyState === ReadyState.OPEN) this.ws["writer"].frame(Opcode.Pong, payload);
+    this.ws["answerPing"](payload);
   }
 
   onPong(): void {

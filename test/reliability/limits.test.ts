@@ -11,8 +11,8 @@
  *   idleTimeoutMs 0 (off) · heartbeat off.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ConnectionClosedError, type Message, ReadyState, type ServerOptions, type WebSocket } from "../../src/index.js";
-import { type Handler, Op, RawClient, cleanupAll, closeWsClient, connectionsDrained, expectWsEcho, neverRead, openWsClient, resourceCounts, startServer, upgradeRequest } from "./helpers.js";
+import { APP_PING, ConnectionClosedError, type Message, ReadyState, type ServerOptions, type WebSocket, createServer, requireWebSocket } from "../../src/index.js";
+import { type Handler, Op, RawClient, cleanupAll, clientFrame, closeWsClient, connectionsDrained, expectWsEcho, neverRead, openWsClient, resourceCounts, startServer, upgradeRequest } from "./helpers.js";
 import { delay, nextMacrotask, settlesWithin, waitUntil, within } from "../support/index.js";
 
 const KiB = 1024;
@@ -298,6 +298,52 @@ describe("unsent-data queue: a peer that stops reading", () => {
     expect(sends).toBeLessThan(10_000);
     client.socket.resume();
     await client.endReceived();
+  });
+
+  // Ping frames (RFC 6455 §5.5.2), and the browser client's text heartbeat on a route that
+  // answers it: each is answered, and the answers count against maxBufferedAmount.
+  it.each([
+    { kind: "ping frames", frame: clientFrame(Op.Ping, Buffer.alloc(125, 7)), answerAppPings: false },
+    { kind: "app pings", frame: clientFrame(Op.Text, APP_PING), answerAppPings: true },
+  ])("a peer that sends $kind without reading the answers is failed with 1008 past maxBufferedAmount", async ({ frame, answerAppPings }) => {
+    const maxBufferedAmount = 256 * KiB;
+    const server = createServer({ maxBufferedAmount, onError: () => {} });
+    const accepted: WebSocket[] = [];
+    server.route(
+      "/echo",
+      requireWebSocket(
+        async (req) => {
+          accepted.push(req.websocket);
+          for await (const message of req.websocket) req.websocket.send(message);
+        },
+        { answerAppPings },
+      ),
+    );
+    const { port } = await server.listen(0, "127.0.0.1");
+    try {
+      const client = await RawClient.open(port);
+      client.socket.pause();
+      await waitUntil(() => accepted.length === 1, 5_000, "the connection");
+      const ws = accepted[0];
+      const burst = Buffer.concat(Array.from({ length: 512 }, () => frame));
+      let written = 0;
+      let maxBuffered = 0;
+      while (ws.readyState === ReadyState.OPEN && written < 64 * MiB) {
+        client.socket.write(burst);
+        written += burst.length;
+        maxBuffered = Math.max(maxBuffered, ws.bufferedAmount);
+        await nextMacrotask();
+      }
+      const closed = await within(ws.closed, 5_000, "the connection to be failed");
+      expect(closed).toMatchObject({ code: 1008, wasClean: false });
+      expect(closed.reason).toContain(String(maxBufferedAmount));
+      // The answers never took the unsent data past the limit.
+      expect(maxBuffered).toBeLessThanOrEqual(maxBufferedAmount);
+      expect(written).toBeLessThan(64 * MiB);
+      client.destroy();
+    } finally {
+      await within(server.close(), 15_000, "server.close()");
+    }
   });
 
   it("defaults: send() returns false from 1 MiB buffered and throws 1008 past 64 MiB", async () => {
