@@ -1,7 +1,8 @@
 import { Buffer } from "node:buffer";
 import { CloseCode, isValidCloseCode } from "./close-code.js";
 import { view } from "./buffer-view.js";
-import { joinUnmasked, keyWord, maskWithKeyWord } from "./mask.js";
+import { keyWord, maskWithKeyWord } from "./mask.js";
+import { MessageParts } from "./message-parts.js";
 import { Opcode } from "./opcode.js";
 import { ProtocolError, protocolViolation } from "./protocol-error.js";
 import { Utf8Validator, isValidUtf8 } from "./utf8.js";
@@ -114,7 +115,8 @@ const MAX_HEADER = 14;
  *
  * Zero-copy: a frame whose payload lies within one chunk is unmasked **in place, in that
  * chunk** and handed out as a view of it. A payload that spans chunks, and a fragmented
- * message, are kept as views too and joined with a single copy when the message ends. So:
+ * message, are kept as views too and joined with a single copy when the message ends
+ * (pieces under 512 bytes are gathered by copying instead: see `MessageParts`). So:
  * `push` modifies the masked payload bytes of the chunks it is given, and a payload handed
  * out may share memory with them. Give the parser chunks you do not reuse (as `node:net`
  * sockets do); copy a payload you keep if you will overwrite its chunk.
@@ -157,9 +159,8 @@ export class FrameParser {
   private messageOpcode = 0;
   /** The message in progress is compressed (RSV1 on its first frame). */
   private compressed = false;
-  /** The frames of a fragmented message so far; undefined for none (most messages). */
-  private messageParts: Buffer[] | undefined;
-  private messageLength = 0;
+  /** The pieces of a fragmented message, or of a frame that spans chunks, so far; undefined for none (most messages). */
+  private messageParts: MessageParts | undefined;
   /** Made for the first text payload: a connection that never gets text has none. */
   private utf8: Utf8Validator | undefined;
 
@@ -379,7 +380,7 @@ export class FrameParser {
    */
   private checkLength(opcode: number, payloadLength: number): void {
     if (opcode >= Opcode.Close) return;
-    if (this.messageLength + payloadLength > this.maxPayload) {
+    if ((this.messageParts?.length ?? 0) + payloadLength > this.maxPayload) {
       throw new ProtocolError(
         CloseCode.MessageTooBig,
         `message larger than the limit of ${this.maxPayload} bytes`,
@@ -408,8 +409,7 @@ export class FrameParser {
     // Data: validate text as it arrives, so that invalid UTF-8 fails at once, not when
     // the (possibly large) frame is complete.
     if (this.messageOpcode === Opcode.Text && !this.compressed) this.checkUtf8(piece);
-    (this.messageParts ??= []).push(piece);
-    this.messageLength += piece.length;
+    (this.messageParts ??= new MessageParts()).add(piece);
     if (done) {
       this.state = READ_HEADER;
       this.frameComplete(EMPTY, true);
@@ -436,19 +436,16 @@ export class FrameParser {
         this.endMessage(payload);
         return;
       }
-      (this.messageParts ??= []).push(payload);
-      this.messageLength += payload.length;
+      (this.messageParts ??= new MessageParts()).add(payload);
     }
     if (!this.fin) return;
     const parts = this.messageParts;
     if (collected && this.masked && this.isWholeUncheckedMessage()) {
       // Its pieces are still masked: joined and unmasked in one pass.
-      this.endMessage(joinUnmasked(parts!, this.messageLength, this.maskKey));
+      this.endMessage(parts!.joinUnmasked(this.maskKey));
       return;
     }
-    const message =
-      parts === undefined ? EMPTY : parts.length === 1 ? parts[0] : Buffer.concat(parts, this.messageLength);
-    this.endMessage(message);
+    this.endMessage(parts === undefined ? EMPTY : parts.join());
   }
 
   /**
@@ -468,7 +465,6 @@ export class FrameParser {
     }
     this.messageOpcode = 0;
     this.messageParts = undefined;
-    this.messageLength = 0;
     const handler = this.handler;
     const goOn =
       !binary && !compressed && this.decodesText
