@@ -159,7 +159,10 @@ export class FrameParser {
   private messageOpcode = 0;
   /** The message in progress is compressed (RSV1 on its first frame). */
   private compressed = false;
-  /** The pieces of a fragmented message, or of a frame that spans chunks, so far; undefined for none (most messages). */
+  /**
+   * The pieces of a fragmented message, or of a frame that spans chunks, so far;
+   * undefined for none (most messages).
+   */
   private messageParts: MessageParts | undefined;
   /** Made for the first text payload: a connection that never gets text has none. */
   private utf8: Utf8Validator | undefined;
