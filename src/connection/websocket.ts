@@ -581,10 +581,16 @@ export class WebSocket implements AsyncIterable<Message> {
       this.countMessages() <= this.options.maxQueuedMessages >>> 1 &&
       this.queue!.bytes <= this.options.maxQueuedBytes / 2
     ) {
-      this.paused = false;
-      if (this.compression?.inflating !== true) this.socket.resume();
-      if (this.options.pausedKeepAliveMs) this.socket.setKeepAlive?.(false);
+      this.resumeReading();
     }
+  }
+
+  /** Reads the socket again after a backpressure pause. */
+  private resumeReading(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.compression?.inflating !== true) this.socket.resume();
+    if (this.options.pausedKeepAliveMs) this.socket.setKeepAlive?.(false);
   }
 
   /** The peer's close frame (RFC 6455 §5.5.1, §7.1.1). */
@@ -610,10 +616,7 @@ export class WebSocket implements AsyncIterable<Message> {
     // input afterwards (a ping sent after the peer's close frame), is answered with a RST,
     // and a RST discards what the kernel has not delivered yet, our last frames among it.
     this.writer.end();
-    if (this.paused) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    this.resumeReading();
     // Both close frames are exchanged once ours has reached the kernel: the connection is
     // closed cleanly then (§7.1.4), whether or not the peer ever ends its side of TCP.
     this.socket.on("finish", onSocketFinish);
@@ -629,6 +632,10 @@ export class WebSocket implements AsyncIterable<Message> {
     this.state = ReadyState.CLOSING;
     this.closeSent = true;
     this.writer.queue(frame);
+    // The peer's close frame must be read, behind whatever the application left unread:
+    // what arrives from now on is read off the wire and not delivered (see `receive`),
+    // so reading on cannot fill the queue.
+    this.resumeReading();
     this.wakeWaitersIfDone();
     this.startCloseTimer();
   }

@@ -232,6 +232,33 @@ describe("unread-message queue: the server stops reading, nothing is dropped", (
   });
 });
 
+describe("close() on a connection paused by backpressure", () => {
+  it("reads on to the peer's close frame: the handshake completes at once, and what was queued stays readable", async () => {
+    const closeTimeoutMs = 3_000;
+    const t = await startServer({ maxQueuedMessages: 4, closeTimeoutMs }, async ({ websocket }) => {
+      await websocket.closed; // reads nothing
+    });
+    const client = await RawClient.open(t.port);
+    client.answerClose = true;
+    const ws = await t.connection(0);
+    // Far more than the limit: reading pauses, and 2 MB wait in the sockets, ahead of the
+    // client's answer to the close frame.
+    for (let i = 0; i < 2000; i++) client.sendText("x".repeat(1000));
+    await waitUntil(() => ws.isPaused, 5_000, "reading to pause");
+    const queued = ws.countMessages();
+    const started = Date.now();
+    ws.close(1000, "enough");
+    expect((await client.closeFrameReceived()).code).toBe(1000);
+    const closed = await within(ws.closed, closeTimeoutMs - 1_000, "the closing handshake to complete");
+    expect(closed).toMatchObject({ code: 1000, wasClean: true });
+    expect(Date.now() - started).toBeLessThan(closeTimeoutMs - 1_000);
+    // What was queued before close() is still there to read; what came after was not delivered.
+    expect(ws.countMessages()).toBe(queued);
+    expect(ws.read()).toBe("x".repeat(1000));
+    await client.endReceived();
+  });
+});
+
 describe("unsent-data queue: a peer that stops reading", () => {
   const chunk = Buffer.alloc(16 * KiB, 1);
 
