@@ -148,6 +148,15 @@ async function fillUntilPaused(socket: Duplex, ws: WebSocket): Promise<void> {
 }
 
 /** Sends the opening handshake on `socket` and waits for the 101. */
+/** Resets `tcp` and expects the paused `ws` ended (1006, ECONNRESET) within one check of `checkMs`. */
+async function expectEndedAfterReset(tcp: Socket, ws: WebSocket, checkMs: number): Promise<void> {
+  tcp.resetAndDestroy();
+  const resetAt = performance.now();
+  const info = await within(ws.closed, 5_000, "the server to end the paused connection");
+  expect(info).toEqual({ code: 1006, reason: "connection lost while paused (ECONNRESET)", wasClean: false });
+  expect(performance.now() - resetAt).toBeLessThanOrEqual(checkMs + 500);
+}
+
 async function upgrade(socket: Duplex): Promise<void> {
   socket.write(upgradeRequest("/fill"));
   const head = await within(
@@ -214,11 +223,7 @@ describe("a paused connection, in process", () => {
       const ws = await t.connection(0);
       await fillUntilPaused(tcp, ws);
 
-      tcp.resetAndDestroy();
-      const resetAt = performance.now();
-      const info = await within(ws.closed, 5_000, "the server to end the paused connection");
-      expect(info).toEqual({ code: 1006, reason: "connection lost while paused (ECONNRESET)", wasClean: false });
-      expect(performance.now() - resetAt).toBeLessThanOrEqual(checkMs + 500);
+      await expectEndedAfterReset(tcp, ws, checkMs);
     });
   }
 
@@ -240,11 +245,7 @@ describe("a paused connection, in process", () => {
       const ws = await t.connection(0);
       await fillUntilPaused(secure, ws);
 
-      tcp.resetAndDestroy();
-      const resetAt = performance.now();
-      const info = await within(ws.closed, 5_000, "the server to end the paused connection");
-      expect(info).toEqual({ code: 1006, reason: "connection lost while paused (ECONNRESET)", wasClean: false });
-      expect(performance.now() - resetAt).toBeLessThanOrEqual(HEARTBEAT.intervalMs + 500);
+      await expectEndedAfterReset(tcp, ws, HEARTBEAT.intervalMs);
     });
   });
 });
