@@ -37,7 +37,7 @@ const PROFILE_DIR = join(tmpdir(), "wsraw-bench-profiles");
 const USAGE = `usage: node bench/run.mjs [--quick] [--only name[,name...]] [--runs N] [--seconds S] [--profile process] [--chart FILE]
   --quick      a ~2 minute smoke run (fewer, shorter runs; 2,000 idle connections, 500 in deflate-memory,
                250 deflate-broadcast members)
-  --only       run only these scenarios: ${"echo-small, echo-16k, echo-1m, handshake, broadcast, idle-memory, frame-codec,"}
+  --only       run only these scenarios: ${"echo-small, echo-rtt, echo-16k, echo-1m, handshake, broadcast, idle-memory, frame-codec,"}
                ${"deflate-memory, deflate-echo-1k, deflate-echo-16k, deflate-broadcast,"}
                ${"client-echo-small, client-echo-1m, tls-echo-16k"}
   --runs N     measured runs per server and scenario (default 5, quick 3)
@@ -236,6 +236,17 @@ const SCENARIOS = [
     unit: "msg/s",
     value: perSecond,
     targets: { ws: 5, uws: 1 },
+  },
+  {
+    name: "echo-rtt",
+    // No target: one message per read and per write, so every Node server pays Node's
+    // socket floor per message (bench/README.md); it shows what batching is worth elsewhere.
+    what: "64 B text echo, 100 conns × 1 in flight (one message per read and per write)",
+    kind: "traffic",
+    servers: serversFor(["wsraw", "ws", "uws", "net"]),
+    workload: { workload: "echo", connections: 100, inFlight: 1, size: 64, binary: false },
+    unit: "msg/s",
+    value: perSecond,
   },
   {
     name: "echo-16k",
