@@ -42,7 +42,8 @@ export function isUpgradeRequest(head: RequestHead): boolean {
  *
  * @throws HttpError
  *   - 405 (with `Allow: GET`) when the method is not GET;
- *   - 400 when the HTTP version is below 1.1, Host is missing, Upgrade lacks `websocket`,
+ *   - 400 when the HTTP version is below 1.1, the request has a body (Transfer-Encoding,
+ *     or a Content-Length other than 0), Host is missing, Upgrade lacks `websocket`,
  *     Connection lacks `upgrade`, Host / Sec-WebSocket-Key / Sec-WebSocket-Version is
  *     repeated, the key is not base64 of 16 bytes, or Sec-WebSocket-Protocol or
  *     Sec-WebSocket-Extensions is malformed;
@@ -58,6 +59,17 @@ export function validateUpgradeRequest(head: RequestHead): UpgradeRequest {
   // RFC 6455 §4.1 item 1: "the HTTP version MUST be at least 1.1".
   if (!isAtLeastHttp11(head.httpVersion)) {
     throw new HttpError(400, `A WebSocket handshake requires HTTP/1.1, not HTTP/${head.httpVersion}`);
+  }
+  // RFC 9112 §6.3: a body framed by Transfer-Encoding or Content-Length follows the head,
+  // and the protocol switches only after the whole request (RFC 9110 §7.8). A handshake
+  // has no use for one, and here it would be read as WebSocket frames. Content-Length: 0
+  // is no body (some clients send it).
+  if (headers["transfer-encoding"] !== undefined) {
+    throw new HttpError(400, "A WebSocket handshake has no body: Transfer-Encoding is not allowed");
+  }
+  const contentLength = headers["content-length"];
+  if (contentLength !== undefined && contentLength !== "0") {
+    throw new HttpError(400, "A WebSocket handshake has no body: Content-Length must be 0 or absent");
   }
   for (const { name, key } of SINGLE_VALUED_HEADERS) {
     if (countHeader(head, key) > 1) {

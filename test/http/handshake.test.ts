@@ -62,6 +62,10 @@ describe("validateUpgradeRequest: valid requests", () => {
     expect(validate(request(["Sec-WebSocket-Protocol: v2"])).protocols).toEqual(["chat", "superchat", "v2"]);
   });
 
+  it("accepts Content-Length: 0 (no body)", () => {
+    expect(validate(request(["Content-Length: 0"])).key).toBe("dGhlIHNhbXBsZSBub25jZQ==");
+  });
+
   it("accepts HTTP/1.1 minor versions above 1", () => {
     const [, ...headers] = request();
     expect(() => validate(["GET /chat HTTP/1.2", ...headers])).not.toThrow();
@@ -110,6 +114,10 @@ describe("validateUpgradeRequest: rejections", () => {
     ["protocol offered twice", withHeader("Sec-WebSocket-Protocol", "chat, chat")],
     ["empty protocol list", withHeader("Sec-WebSocket-Protocol", "")],
     ["malformed extensions", request(["Sec-WebSocket-Extensions: permessage-deflate; =1"])],
+    ["a body of Content-Length bytes", request(["Content-Length: 5"])],
+    ["a chunked body", request(["Transfer-Encoding: chunked"])],
+    ["Transfer-Encoding beside Content-Length: 0", request(["Transfer-Encoding: chunked", "Content-Length: 0"])],
+    ["Content-Length repeated", request(["Content-Length: 0", "Content-Length: 0"])],
   ])("400 for %s", (_case, lines) => {
     expectHttpError(() => validate(lines), 400);
   });

@@ -207,6 +207,21 @@ describe("handshake refused", () => {
       request: ws({ headers: { "Sec-WebSocket-Key": [newKey(), newKey()] } }),
       status: 400,
     },
+    {
+      // The body would otherwise be read as frames (a masked text frame follows it here).
+      name: "a body of Content-Length bytes → 400",
+      request: Buffer.concat([
+        ws({ headers: { "Content-Length": "5" } }),
+        Buffer.from("hello"),
+        ...encodeMessage("after the body", { mask: true }),
+      ]),
+      status: 400,
+    },
+    {
+      name: "Transfer-Encoding: chunked → 400",
+      request: Buffer.concat([ws({ headers: { "Transfer-Encoding": "chunked" } }), Buffer.from("0\r\n\r\n")]),
+      status: 400,
+    },
     { name: "head over 16 KiB → 431", request: ws({ headers: { "X-Pad": pad } }), status: 431 },
     { name: "malformed request line → 400", request: ws({ requestLine: "GET  /echo HTTP/1.1" }), status: 400 },
     { name: "request line without version → 400", request: ws({ requestLine: "GET /echo" }), status: 400 },
