@@ -78,6 +78,12 @@ export class HeadParser<Head> {
   #buffer: Buffer = EMPTY;
   #length = 0;
   #finished = false;
+  /** Skip empty lines before the start line (a request's: RFC 9112 §2.2). */
+  readonly #skipLeadingEmptyLines: boolean;
+  /** Bytes of empty lines skipped before the start line; they count towards the limit. */
+  #skipped = 0;
+  /** The last byte skipped was the CR of an empty line whose LF has not arrived yet. */
+  #pendingLineFeed = false;
 
   /**
    * @param parse - parses the complete head's text (without the final empty line)
@@ -86,16 +92,20 @@ export class HeadParser<Head> {
    *   instead of at a timeout
    * @param kind - "Request" or "Response", for error messages
    * @param options - limits; see {@link RequestHeadParserOptions}
+   * @param skipLeadingEmptyLines - ignore CRLFs before the start line, as a server does
+   *   before a request line (RFC 9112 §2.2)
    */
   constructor(
     parse: (text: string) => Head,
     checkStartLine: (line: string) => void,
     kind: string,
     options: RequestHeadParserOptions = {},
+    skipLeadingEmptyLines = false,
   ) {
     this.#parse = parse;
     this.#checkStartLine = checkStartLine;
     this.#kind = kind;
+    this.#skipLeadingEmptyLines = skipLeadingEmptyLines;
     const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
     if (!Number.isSafeInteger(maxHeaderSize) || maxHeaderSize < 1) {
       throw new RangeError(`maxHeaderSize must be a positive integer, got ${maxHeaderSize}`);
@@ -129,19 +139,45 @@ export class HeadParser<Head> {
 
   /** Nothing buffered: search the chunk in place, the common case being a whole head in it. */
   #pushFirst(chunk: Buffer): { head: Head; rest: Buffer } | null {
-    const end = findHeadEnd(chunk, 0, Math.min(chunk.length, this.#maxHeaderSize));
+    if (this.#skipLeadingEmptyLines && (this.#pendingLineFeed || chunk[0] === CR)) {
+      chunk = chunk.subarray(this.#skipEmptyLines(chunk));
+      if (chunk.length === 0) return null;
+    }
+    const limit = this.#maxHeaderSize - this.#skipped;
+    const end = findHeadEnd(chunk, 0, Math.min(chunk.length, limit));
     if (end !== -1) return { head: this.#parseHead(chunk, end), rest: chunk.subarray(end) };
-    assertNoBareLineFeed(chunk, 0, Math.min(chunk.length, this.#maxHeaderSize));
-    this.#checkFirstLine(chunk, Math.min(chunk.length, this.#maxHeaderSize));
+    assertNoBareLineFeed(chunk, 0, Math.min(chunk.length, limit));
+    this.#checkFirstLine(chunk, Math.min(chunk.length, limit));
     this.#assertRoomLeft(chunk.length);
     this.#append(chunk);
     return null;
   }
 
+  /**
+   * How many bytes at the start of `chunk` belong to empty lines (CRLF) before the start
+   * line. A CR that ends the chunk is taken as the start of one more; the LF must follow.
+   */
+  #skipEmptyLines(chunk: Buffer): number {
+    let i = 0;
+    if (this.#pendingLineFeed) {
+      if (chunk[0] !== LF) throw bareLineEndingError();
+      this.#pendingLineFeed = false;
+      i = 1;
+    }
+    while (chunk[i] === CR && chunk[i + 1] === LF) i += 2;
+    if (i === chunk.length - 1 && chunk[i] === CR) {
+      this.#pendingLineFeed = true;
+      i++;
+    }
+    this.#skipped += i;
+    this.#assertRoomLeft(0);
+    return i;
+  }
+
   /** Part of the head is buffered: append (never past the limit) and search only new bytes. */
   #pushMore(chunk: Buffer): { head: Head; rest: Buffer } | null {
     const previous = this.#length;
-    this.#append(chunk.subarray(0, this.#maxHeaderSize - previous));
+    this.#append(chunk.subarray(0, this.#maxHeaderSize - this.#skipped - previous));
     // The terminator may straddle the old and new bytes: back up by its length minus one.
     const searchFrom = Math.max(0, previous - (HEAD_TERMINATOR.length - 1));
     const end = findHeadEnd(this.#buffer, searchFrom, this.#length);
@@ -161,7 +197,7 @@ export class HeadParser<Head> {
    * more, is what keeps the buffer bounded.
    */
   #assertRoomLeft(size: number): void {
-    if (size >= this.#maxHeaderSize) {
+    if (this.#skipped + size >= this.#maxHeaderSize) {
       // RFC 6585 §5: 431 Request Header Fields Too Large.
       throw new HttpError(
         431,
@@ -206,10 +242,13 @@ export class HeadParser<Head> {
   }
 }
 
-/** The incremental parser of a request head: see {@link HeadParser}. */
+/**
+ * The incremental parser of a request head: see {@link HeadParser}. Empty lines before
+ * the request line are skipped (RFC 9112 §2.2) and count towards `maxHeaderSize`.
+ */
 export class RequestHeadParser extends HeadParser<RequestHead> {
   constructor(options: RequestHeadParserOptions = {}) {
-    super(parseRequestHead, parseRequestLine, "Request", options);
+    super(parseRequestHead, parseRequestLine, "Request", options, true);
   }
 }
 

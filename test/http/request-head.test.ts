@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { HttpError } from "../../src/http/errors.js";
 import { RequestHeadParser, parseRequestHead, type RequestHead } from "../../src/http/request-head.js";
+import { ResponseHeadParser } from "../../src/http/response-head.js";
 import { expectHttpError, headBytes, parseHead, RFC_REQUEST_LINES } from "./helpers.js";
 
 const HEAD = headBytes(RFC_REQUEST_LINES);
@@ -222,6 +223,59 @@ describe("RequestHeadParser: chunking", () => {
 
   afterEach(() => {
     vi.restoreAllMocks();
+  });
+});
+
+describe("RequestHeadParser: empty lines before the request line (RFC 9112 §2.2)", () => {
+  const expected = snapshot(new RequestHeadParser().push(HEAD)!.head);
+  const crlf = (count: number) => Buffer.from("\r\n".repeat(count), "latin1");
+
+  it.each([1, 2, 5])("skips %i CRLF before the request line; the head's text leaves them out", (count) => {
+    const result = new RequestHeadParser().push(Buffer.concat([crlf(count), HEAD, FRAME]))!;
+    expect(snapshot(result.head)).toEqual(expected);
+    expect(result.head.text).toBe(HEAD.toString("latin1", 0, HEAD.length - 4));
+    expect(result.rest).toEqual(FRAME);
+  });
+
+  it("property: any split of empty lines, head and what follows gives the same head and rest", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 4 }),
+        fc.uint8Array({ maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (count, trailing, offsets) => {
+          const { head, rest } = feed(splitAt(Buffer.concat([crlf(count), HEAD, trailing]), offsets));
+          expect(snapshot(head)).toEqual(expected);
+          expect(rest).toEqual(Buffer.from(trailing));
+        },
+      ),
+    );
+  });
+
+  it.each([
+    ["a bare LF", ["\n", "GET / HTTP/1.1\r\n\r\n"]],
+    ["a bare CR", ["\rGET / HTTP/1.1\r\n\r\n"]],
+    ["a CR whose LF does not come", ["\r\n\r", "GET / HTTP/1.1\r\n\r\n"]],
+  ])("refuses %s before the request line with 400", (_, chunks) => {
+    const parser = new RequestHeadParser();
+    expectHttpError(() => chunks.forEach((chunk) => parser.push(Buffer.from(chunk, "latin1"))), 400);
+  });
+
+  it("counts the empty lines towards maxHeaderSize", () => {
+    const head = Buffer.from("GET / HTTP/1.1\r\nX: " + "a".repeat(73) + "\r\n\r\n", "latin1");
+    expect(head.length).toBe(96);
+    expect(new RequestHeadParser({ maxHeaderSize: 100 }).push(Buffer.concat([crlf(2), head]))).not.toBeNull();
+    expectHttpError(() => new RequestHeadParser({ maxHeaderSize: 100 }).push(Buffer.concat([crlf(3), head])), 431);
+    // Nothing but empty lines, a few at a time: refused once they fill the limit.
+    const parser = new RequestHeadParser({ maxHeaderSize: 100 });
+    for (let i = 0; i < 12; i++) expect(parser.push(crlf(4))).toBeNull();
+    expectHttpError(() => parser.push(crlf(2)), 431);
+  });
+
+  it("is a server's leeway: a response head must start with its status line", () => {
+    const response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+    expect(new ResponseHeadParser().push(Buffer.from(response))).not.toBeNull();
+    expectHttpError(() => new ResponseHeadParser().push(Buffer.from("\r\n" + response)), 400);
   });
 });
 

@@ -106,6 +106,16 @@ describe("handshake accepted", () => {
     expect(await client.nextFrame()).toEqual({ type: "binary", data: Buffer.from([1, 2, 3]) });
   });
 
+  it("ignores empty lines before the request line (RFC 9112 §2.2), in their own packet too", async () => {
+    const { port } = await resources.server({ "/echo": echoRoute() });
+    const client = await resources.raw(port);
+    client.write(Buffer.from("\r\n\r", "latin1"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    client.write([Buffer.from("\n", "latin1"), upgradeRequest({ path: "/echo" }), ...encodeMessage("after", { mask: true })]);
+    expect((await client.response()).status).toBe(101);
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "after" });
+  });
+
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   it.each([
