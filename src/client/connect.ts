@@ -50,7 +50,7 @@ export interface ConnectOptions {
   maxQueuedMessages?: number;
   /** Unread bytes at which reading the socket stops. Default 8 MiB. */
   maxQueuedBytes?: number;
-  /** Unsent bytes above which `send()` returns false. Default 1 MiB. */
+  /** Unsent bytes above which `send()` returns false and pings wait to be answered (only the latest). Default 1 MiB. */
   sendHighWaterMark?: number;
   /** Unsent bytes past which the connection is failed with 1008. Default 64 MiB. */
   maxBufferedAmount?: number;

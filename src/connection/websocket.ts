@@ -549,8 +549,9 @@ export class WebSocket implements AsyncIterable<Message> {
     stats.messagesIn++;
     stats.bytesIn += byteLength;
     if (this.options.answerAppPings && message === APP_PING) {
-      // Bounded as pongs are (see `answerPing`).
-      if (!this.overBufferLimit(APP_PONG.length + 2)) this.writer.text(APP_PONG);
+      // Answered as pings are (see `answerPing`).
+      if (!this.isDrained()) this.repliesDue().appPong = true;
+      else if (!this.overBufferLimit(APP_PONG.length + 2)) this.writer.text(APP_PONG);
       return;
     }
     const waiter = this.takeWaiter();
@@ -767,15 +768,45 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /**
    * RFC 6455 §5.5.2: a ping is answered with a pong carrying the same data, unless closing.
-   * The pongs count against `maxBufferedAmount` like messages: a peer that pings without
-   * reading the answers is failed (1008) instead of making this end buffer them without
-   * bound.
+   * While the peer does not read (the unsent data is at `sendHighWaterMark` or above),
+   * only its latest ping is answered, once the data has drained below the mark: RFC 6455
+   * §5.5.3 allows it, and a peer that pings without reading gets no more of this end's
+   * memory than 125 bytes.
    */
   private answerPing(payload: Buffer): void {
-    if (this.state !== ReadyState.OPEN || this.overBufferLimit(payload.length + 2)) return;
-    this.writer.frame(Opcode.Pong, payload);
+    if (this.state !== ReadyState.OPEN) return;
+    // A copy: a view would hold the whole chunk it was read in.
+    if (!this.isDrained()) this.repliesDue().pong = Buffer.from(payload);
+    else if (!this.overBufferLimit(payload.length + 2)) this.writer.frame(Opcode.Pong, payload);
+  }
+
+  /** The answers owed to a peer that is not reading, sent once it has read enough. */
+  private repliesDue(): RepliesDue {
+    let due = repliesDue.get(this);
+    if (due === undefined) {
+      repliesDue.set(this, (due = { pong: undefined, appPong: false }));
+      void this.drained().then(() => this.sendRepliesDue());
+    }
+    return due;
+  }
+
+  private sendRepliesDue(): void {
+    const due = repliesDue.get(this)!;
+    repliesDue.delete(this);
+    if (this.state !== ReadyState.OPEN) return;
+    if (due.pong !== undefined) this.writer.frame(Opcode.Pong, due.pong);
+    if (due.appPong) this.writer.text(APP_PONG);
   }
 }
+
+/** A pong and an app pong owed, the latest ping's data for the pong. */
+interface RepliesDue {
+  pong: Buffer | undefined;
+  appPong: boolean;
+}
+
+/** Kept apart from the connections, few of which ever owe an answer for long. */
+const repliesDue = new WeakMap<WebSocket, RepliesDue>();
 
 const EMPTY = Buffer.alloc(0);
 

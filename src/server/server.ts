@@ -57,7 +57,10 @@ export interface ServerOptions {
   maxQueuedMessages?: number;
   /** Unread bytes per connection at which the server stops reading it. Default 8 MiB. */
   maxQueuedBytes?: number;
-  /** Unsent bytes per connection above which `send()` returns false. Default 1 MiB. */
+  /**
+   * Unsent bytes per connection above which `send()` returns false, and the peer's pings
+   * are answered only once it has read enough (only the latest, RFC 6455 §5.5.3). Default 1 MiB.
+   */
   sendHighWaterMark?: number;
   /** Unsent bytes per connection past which it is failed with 1008. Default 64 MiB. */
   maxBufferedAmount?: number;
