@@ -47,7 +47,11 @@ export interface ServerOptions {
   maxPayload?: number;
   /** Largest request head in bytes; larger ones get 431. Default 16 KiB. */
   maxHeaderSize?: number;
-  /** Time allowed for the request head to arrive; then the socket is closed (408). Default 10 s. */
+  /**
+   * Time allowed for the request head to arrive; then the socket is closed (408). An
+   * `authorize` hook has as long again to settle; then the answer is 503 (and `onError`
+   * is told). Default 10 s.
+   */
   handshakeTimeoutMs?: number;
   /** Time allowed for the peer's side of the closing handshake. Default 5 s. */
   closeTimeoutMs?: number;
@@ -509,8 +513,18 @@ export class WsrawServer {
   ): Promise<void> {
     // Hold the bytes that follow the head while the hook runs.
     socket.pause();
+    // The hook has the handshake's time (`handshakeTimeoutMs`) again: one that never
+    // settles must not hold the socket, and the client waiting for an answer, forever.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const ms = this.options.handshakeTimeoutMs;
+        this.reportError(new Error(`authorize did not settle within handshakeTimeoutMs (${ms} ms)`), req);
+        reject(new HttpError(503, "The connection could not be authorized in time; try again later"));
+      }, this.options.handshakeTimeoutMs);
+    });
     try {
-      const verdict = await authorize(req);
+      const verdict = await Promise.race([authorize(req), timedOut]);
       if (verdict === false) throw new HttpError(403, "Not authorized");
       if (typeof verdict === "object" && verdict !== null) {
         throw new HttpError(verdict.status, verdict.message ?? "Not authorized", verdict.headers as Record<string, string>);
@@ -521,6 +535,8 @@ export class WsrawServer {
       this.open(socket, req, route, rest, negotiated);
     } catch (error) {
       this.refuse(socket, error, req);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -148,6 +148,48 @@ describe("handshake accepted", () => {
   });
 });
 
+describe("an authorize hook that does not settle", () => {
+  it("gets handshakeTimeoutMs: then 503, onError is told, and the server serves others", async () => {
+    const onError = vi.fn();
+    let settle!: (verdict: boolean) => void;
+    const { port } = await resources.server(
+      {
+        "/echo": echoRoute(),
+        "/stuck": echoRoute({ authorize: () => new Promise<boolean>((resolve) => (settle = resolve)) }),
+      },
+      { handshakeTimeoutMs: 300, onError },
+    );
+    const client = await resources.raw(port);
+    const sentAt = performance.now();
+    client.write(upgradeRequest({ path: "/stuck" }));
+    const response = await client.response();
+    const waited = performance.now() - sentAt;
+    expect(response.status).toBe(503);
+    expect(waited).toBeGreaterThanOrEqual(290);
+    expect(waited).toBeLessThan(3_000);
+    expect(onError).toHaveBeenCalledTimes(1);
+    expect((onError.mock.calls[0][0] as Error).message).toMatch(/authorize did not settle within handshakeTimeoutMs \(300 ms\)/);
+    expect(onError.mock.calls[0][1].path).toBe("/stuck");
+    // Settling late changes nothing: the answer was given.
+    settle(true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(onError).toHaveBeenCalledTimes(1);
+    await expectEchoes(resources, port);
+  });
+
+  it("a hook that settles in time is not cut short by the head's timer", async () => {
+    const { port } = await resources.server(
+      { "/slow": echoRoute({ authorize: () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 200)) }) },
+      { handshakeTimeoutMs: 300 },
+    );
+    const client = await resources.raw(port);
+    // The head arrives late in its window; the hook then has its own.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    client.write(upgradeRequest({ path: "/slow" }));
+    expect((await client.response()).status).toBe(101);
+  });
+});
+
 describe("handshake refused", () => {
   const onError = vi.fn();
   const plainHandler = vi.fn();
