@@ -1,7 +1,8 @@
 import { Buffer } from "node:buffer";
 import { type Socket, connect as netConnect, isIP } from "node:net";
 import { type SecureContextOptions, connect as tlsConnect } from "node:tls";
-import { Heartbeat, type HeartbeatOptions } from "../connection/liveness.js";
+import { Heartbeat, type HeartbeatOptions, checkHeartbeat } from "../connection/liveness.js";
+import { checkLimit } from "../connection/limits.js";
 import { ConnectionStats } from "../connection/stats.js";
 import { type Compression, type ConnectionOptions, WebSocket } from "../connection/websocket.js";
 import { type PerMessageDeflateOptions, deflateSettings, zlibAvailable } from "../deflate/index.js";
@@ -89,6 +90,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   if (target.hash !== "") throw new TypeError("A WebSocket URL has no fragment (RFC 6455 §3)");
   // Checked before connecting: a bad limit is the caller's error, not the connection's.
   const connection = connectionOptions(options);
+  const timeoutMs = checkLimit("handshakeTimeoutMs", options.handshakeTimeoutMs ?? 10_000, "ms");
   const secure = target.protocol === "wss:";
   const deflate =
     options.perMessageDeflate && zlibAvailable() ? deflateSettings(options.perMessageDeflate) : undefined;
@@ -121,7 +123,6 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   return new Promise<WebSocket>((resolve, reject) => {
     const parser = new ResponseHeadParser();
     let settled = false;
-    const timeoutMs = options.handshakeTimeoutMs ?? 10_000;
     const timer = setTimeout(
       () => fail(new HandshakeError(`No WebSocket handshake response from ${target.host} within ${timeoutMs} ms`)),
       timeoutMs,
@@ -192,14 +193,15 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
 }
 
 function connectionOptions(options: ConnectOptions): ConnectionOptions {
+  if (options.heartbeat !== undefined) checkHeartbeat(options.heartbeat);
   return {
     role: "client",
     maxPayload: resolveMaxPayload(options.maxPayload),
-    maxQueuedMessages: options.maxQueuedMessages ?? 1024,
-    maxQueuedBytes: options.maxQueuedBytes ?? 8 * 1024 * 1024,
-    sendHighWaterMark: options.sendHighWaterMark ?? 1024 * 1024,
-    maxBufferedAmount: options.maxBufferedAmount ?? 64 * 1024 * 1024,
-    closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
+    maxQueuedMessages: checkLimit("maxQueuedMessages", options.maxQueuedMessages ?? 1024, "limit"),
+    maxQueuedBytes: checkLimit("maxQueuedBytes", options.maxQueuedBytes ?? 8 * 1024 * 1024, "limit"),
+    sendHighWaterMark: checkLimit("sendHighWaterMark", options.sendHighWaterMark ?? 1024 * 1024, "limit"),
+    maxBufferedAmount: checkLimit("maxBufferedAmount", options.maxBufferedAmount ?? 64 * 1024 * 1024, "limit"),
+    closeTimeoutMs: checkLimit("closeTimeoutMs", options.closeTimeoutMs ?? 5_000, "ms"),
     answerAppPings: false,
     stats: new ConnectionStats(),
   };

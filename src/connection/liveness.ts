@@ -1,4 +1,5 @@
 import { clockMs } from "./clock.js";
+import { checkLimit } from "./limits.js";
 import { ReadyState, type WebSocket } from "./websocket.js";
 
 /**
@@ -33,6 +34,12 @@ export interface HeartbeatOptions {
   timeoutMs: number;
 }
 
+/** Throws `RangeError` (or `TypeError`) for a heartbeat no timer can keep. */
+export function checkHeartbeat(options: HeartbeatOptions): void {
+  checkLimit("heartbeat.intervalMs", options.intervalMs, "ms");
+  checkLimit("heartbeat.timeoutMs", options.timeoutMs, "ms");
+}
+
 /**
  * The TCP keepalive delay of a connection paused by backpressure (`ConnectionOptions`):
  * the shorter of the heartbeat's `timeoutMs` and the idle timeout, the silence either
@@ -60,9 +67,7 @@ export class Heartbeat {
     private readonly connections: ReadonlySet<WebSocket>,
     private readonly options: HeartbeatOptions,
   ) {
-    if (!(options.intervalMs > 0 && options.timeoutMs > 0)) {
-      throw new RangeError("heartbeat intervalMs and timeoutMs must be positive");
-    }
+    checkHeartbeat(options);
     this.interval = setInterval(() => this.pingAll(), options.intervalMs).unref();
   }
 
@@ -123,7 +128,7 @@ export class IdleTimeout {
     private readonly connections: ReadonlySet<WebSocket>,
     private readonly idleTimeoutMs: number,
   ) {
-    if (!(idleTimeoutMs > 0)) throw new RangeError("idleTimeoutMs must be positive");
+    checkLimit("idleTimeoutMs", idleTimeoutMs, "ms");
     const period = Math.max(10, Math.min(idleTimeoutMs / 4, 1000));
     this.timer = setInterval(() => this.closeIdle(), period).unref();
   }

@@ -579,7 +579,7 @@ export class WebSocket implements AsyncIterable<Message> {
 
   private resumeIfDrained(): void {
     if (
-      this.countMessages() <= this.options.maxQueuedMessages >>> 1 &&
+      this.countMessages() <= this.options.maxQueuedMessages / 2 &&
       this.queue!.bytes <= this.options.maxQueuedBytes / 2
     ) {
       this.resumeReading();

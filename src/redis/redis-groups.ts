@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { DEFAULT_GROUP_BUFFER_LIMIT, type SlowMemberPolicy, deliver } from "../server/group.js";
+import { DEFAULT_GROUP_BUFFER_LIMIT, type SlowMemberPolicy, checkSlowMemberOptions, deliver } from "../server/group.js";
 import { SharedMessage } from "../connection/shared-message.js";
 import {
   type BroadcastOptions,
@@ -111,6 +111,7 @@ export class RedisGroups {
    * every channel it needs, so a message sent after that reaches it.
    */
   static async attach(server: WsrawServer, client: RedisClient, options: RedisGroupsOptions = {}): Promise<RedisGroups> {
+    checkSlowMemberOptions(options);
     const groups = new RedisGroups(server, client, client.duplicate(), options);
     // A client without an 'error' listener would throw its reconnection errors.
     client.on("error", groups.reportError);

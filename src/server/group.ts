@@ -1,4 +1,5 @@
 import { ConnectionClosedError } from "../connection/errors.js";
+import { checkLimit } from "../connection/limits.js";
 import type { UserId } from "./request.js";
 import { SharedMessage } from "../connection/shared-message.js";
 import { ReadyState, type WebSocket } from "../connection/websocket.js";
@@ -75,6 +76,18 @@ export function deliver(
 }
 
 export const DEFAULT_GROUP_BUFFER_LIMIT = 1024 * 1024;
+
+/**
+ * Throws for a policy that is not one, or a limit no buffer can be compared with: checked
+ * where given, since either would otherwise turn every broadcast into silent skips.
+ */
+export function checkSlowMemberOptions(options: GroupOptions): void {
+  const policy = options.slowMemberPolicy;
+  if (policy !== undefined && policy !== "skip" && policy !== "close") {
+    throw new TypeError(`slowMemberPolicy must be "skip" or "close", got ${JSON.stringify(policy)}`);
+  }
+  if (options.maxBufferedAmount !== undefined) checkLimit("maxBufferedAmount", options.maxBufferedAmount, "limit");
+}
 
 const NO_MEMBERS: ReadonlySet<WebSocket> = new Set();
 
@@ -165,7 +178,9 @@ export class Group {
     readonly name: string,
     private readonly registry: GroupRegistry,
     private readonly options: GroupOptions = {},
-  ) {}
+  ) {
+    checkSlowMemberOptions(options);
+  }
 
   /** Number of members. */
   get size(): number {

@@ -34,6 +34,7 @@ import {
   deliver,
 } from "./group.js";
 import { Heartbeat, type HeartbeatOptions, IdleTimeout, pausedKeepAliveMs } from "../connection/liveness.js";
+import { type LimitKind, checkLimit } from "../connection/limits.js";
 import { lingerUntilPeerEnds } from "./linger.js";
 import { ConnectionStats } from "../connection/stats.js";
 import { TlsHandshake } from "./tls-handshake.js";
@@ -122,6 +123,17 @@ type Limit =
   | "sendHighWaterMark"
   | "maxBufferedAmount";
 
+const LIMIT_KINDS: Record<Limit, LimitKind> = {
+  maxHeaderSize: "size",
+  handshakeTimeoutMs: "ms",
+  closeTimeoutMs: "ms",
+  maxConnections: "limit",
+  maxQueuedMessages: "limit",
+  maxQueuedBytes: "limit",
+  sendHighWaterMark: "limit",
+  maxBufferedAmount: "limit",
+};
+
 const DEFAULTS: Required<Pick<ServerOptions, Limit>> = {
   maxHeaderSize: 16 * 1024,
   handshakeTimeoutMs: 10_000,
@@ -180,6 +192,7 @@ export class WsrawServer {
   constructor(options: ServerOptions = {}) {
     this.options = { ...DEFAULTS, ...withoutUndefined(options) };
     const o = this.options;
+    for (const [name, kind] of Object.entries(LIMIT_KINDS)) checkLimit(name, o[name as Limit], kind);
     this.connectionOptions = {
       role: "server",
       maxPayload: resolveMaxPayload(o.maxPayload),
@@ -198,7 +211,7 @@ export class WsrawServer {
     this.deflate = resolveDeflate(o.perMessageDeflate);
     if (o.tls !== undefined) this.tls = new TlsHandshake(o.tls, o.handshakeTimeoutMs);
     if (o.heartbeat) this.heartbeat = new Heartbeat(this.openConnections, o.heartbeat);
-    if (o.idleTimeoutMs) this.idleTimeout = new IdleTimeout(this.openConnections, o.idleTimeoutMs);
+    if (o.idleTimeoutMs !== undefined && o.idleTimeoutMs !== 0) this.idleTimeout = new IdleTimeout(this.openConnections, o.idleTimeoutMs);
   }
 
   /** Open WebSocket connections. */

@@ -539,6 +539,21 @@ describe("the opening handshake", { timeout: CASE_MS }, () => {
     expect(server.connections).toBe(before);
   });
 
+  it("rejects a limit, timeout or heartbeat no connection could keep, and connects nowhere", async () => {
+    const before = server.connections;
+    const cases: Array<[ConnectOptions, Error]> = [
+      [{ handshakeTimeoutMs: 0 }, new RangeError("handshakeTimeoutMs must be between 1 and 2^31 - 1 ms, got 0")],
+      [{ closeTimeoutMs: Number.NaN }, new RangeError("closeTimeoutMs must be between 1 and 2^31 - 1 ms, got NaN")],
+      [{ sendHighWaterMark: -1 }, new RangeError("sendHighWaterMark must be above 0 (Infinity for no limit), got -1")],
+      [{ maxQueuedMessages: "10" as unknown as number }, new TypeError('maxQueuedMessages must be a number, got "10"')],
+      // Used to be thrown from a socket listener once the 101 had arrived: a crash.
+      [{ heartbeat: { intervalMs: -1, timeoutMs: 100 } }, new RangeError("heartbeat.intervalMs must be between 1 and 2^31 - 1 ms, got -1")],
+    ];
+    for (const [options, error] of cases) await expect(connect(server.url(), options)).rejects.toThrow(error);
+    await sleep(50);
+    expect(server.connections).toBe(before);
+  });
+
   it("exports one HandshakeError class from wsraw and wsraw/http", () => {
     expect(HandshakeError).toBe(HttpHandshakeError);
   });

@@ -4,7 +4,7 @@
  * idle members expiring.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { WebSocket } from "../../src/server/index.js";
+import type { GroupOptions, WebSocket } from "../../src/server/index.js";
 import { type RawClient, TestServer, type TestServerOptions, connectMany } from "./helpers.js";
 import { within } from "../support/index.js";
 
@@ -82,6 +82,18 @@ describe("broadcast", () => {
     expect(srv.server.broadcast("server-wide")).toEqual({ delivered: 1, skipped: 0, closed: 0 });
     await within(conns[1].closed, 5000, "the closing handshake");
     expect(cs[1].messages).toEqual([]);
+  });
+});
+
+describe("group options", () => {
+  it("refuses a slow-member policy that is not one, and a limit no buffer can be compared with", async () => {
+    const { srv } = await setUp(0);
+    const bad = { slowMemberPolicy: "drop" } as unknown as GroupOptions;
+    expect(() => srv.server.group("g", bad)).toThrow(new TypeError('slowMemberPolicy must be "skip" or "close", got "drop"'));
+    for (const maxBufferedAmount of [-1, 0, Number.NaN]) {
+      expect(() => srv.server.group("g", { maxBufferedAmount })).toThrow(RangeError);
+    }
+    expect(() => srv.server.group("g", { slowMemberPolicy: "close", maxBufferedAmount: Infinity })).not.toThrow();
   });
 });
 

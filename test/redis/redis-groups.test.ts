@@ -216,6 +216,18 @@ describe.skipIf(redisSkip !== undefined)("wsraw/redis", () => {
     expect(client.isOpen).toBe(true);
   });
 
+  it("attach rejects a slow-member option that is not one, before it connects", async () => {
+    const { server } = await resources.server({});
+    const client = createClient({ url: redisServer().url });
+    resources.defer(() => client.destroy());
+    const bad = { slowMemberPolicy: "drop" } as unknown as RedisGroupsOptions;
+    await expect(RedisGroups.attach(server, client, bad)).rejects.toThrow(
+      new TypeError('slowMemberPolicy must be "skip" or "close", got "drop"'),
+    );
+    await expect(RedisGroups.attach(server, client, { maxBufferedAmount: -1 })).rejects.toThrow(RangeError);
+    expect(client.isOpen).toBe(false);
+  });
+
   it("attach rejects, and leaves nothing open, when Redis cannot be reached", async () => {
     const { server } = await resources.server({});
     const client = createClient({ url: "redis://127.0.0.1:1", socket: { reconnectStrategy: false } });

@@ -20,6 +20,44 @@ describe("createServer()", () => {
     }
     expect(() => createServer({ maxPayload: 0 })).not.toThrow();
   });
+
+  // Each used to be accepted: maxHeaderSize 0 then crashed the process at the first
+  // connection; a NaN or negative timeout fired at once; sendHighWaterMark 0 left
+  // drained() pending forever.
+  it.each([
+    ["maxHeaderSize", 0, "maxHeaderSize must be a whole number, at least 1, got 0"],
+    ["maxHeaderSize", 1.5, "maxHeaderSize must be a whole number, at least 1, got 1.5"],
+    ["handshakeTimeoutMs", -5, "handshakeTimeoutMs must be between 1 and 2^31 - 1 ms, got -5"],
+    ["closeTimeoutMs", Number.NaN, "closeTimeoutMs must be between 1 and 2^31 - 1 ms, got NaN"],
+    ["closeTimeoutMs", 2 ** 31, "closeTimeoutMs must be between 1 and 2^31 - 1 ms, got 2147483648"],
+    ["maxConnections", -1, "maxConnections must be above 0 (Infinity for no limit), got -1"],
+    ["maxQueuedMessages", 0, "maxQueuedMessages must be above 0 (Infinity for no limit), got 0"],
+    ["sendHighWaterMark", 0, "sendHighWaterMark must be above 0 (Infinity for no limit), got 0"],
+    ["maxBufferedAmount", Number.NaN, "maxBufferedAmount must be above 0 (Infinity for no limit), got NaN"],
+    ["idleTimeoutMs", Number.NaN, "idleTimeoutMs must be between 1 and 2^31 - 1 ms, got NaN"],
+    ["idleTimeoutMs", Infinity, "idleTimeoutMs must be between 1 and 2^31 - 1 ms, got Infinity"],
+  ])("refuses %s: %s with RangeError", (name, value, message) => {
+    expect(() => createServer({ [name]: value })).toThrow(new RangeError(message));
+  });
+
+  it("refuses a heartbeat no timer can keep, and a limit that is not a number", () => {
+    expect(() => createServer({ heartbeat: { intervalMs: 1000, timeoutMs: -1 } })).toThrow(
+      new RangeError("heartbeat.timeoutMs must be between 1 and 2^31 - 1 ms, got -1"),
+    );
+    expect(() => createServer({ maxQueuedBytes: "8mb" as unknown as number })).toThrow(
+      new TypeError('maxQueuedBytes must be a number, got "8mb"'),
+    );
+  });
+
+  it("takes Infinity where a limit may be off, and 0 as idleTimeoutMs's off", async () => {
+    const { port } = await resources.server(
+      { "/echo": echoRoute() },
+      { maxConnections: Infinity, maxQueuedMessages: Infinity, maxQueuedBytes: Infinity, sendHighWaterMark: Infinity, maxBufferedAmount: Infinity, idleTimeoutMs: 0 },
+    );
+    const client = await resources.rawWebSocket(port, { path: "/echo" });
+    client.sendText("unlimited");
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "unlimited" });
+  });
 });
 
 describe("server.close()", () => {
