@@ -14,6 +14,7 @@ import {
 } from "../frame/index.js";
 import { type DeflateSettings, MessageDeflater, MessageInflater } from "../deflate/index.js";
 import type { DeflateParams } from "../http/index.js";
+import { toBuffer } from "../frame/buffer-view.js";
 import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
 import { FLUSHED, FrameWriter } from "./frame-writer.js";
@@ -878,11 +879,6 @@ function toIteratorResult(message: Message | null): IteratorResult<Message> {
   return message === null ? { value: undefined, done: true } : { value: message, done: false };
 }
 
-function toBuffer(data: Uint8Array | ArrayBuffer): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
 
 // The answers to the usual close frames, encoded once: a broadcast-like shared buffer.
 const CLOSE_REPLY_EMPTY = encodeClose();

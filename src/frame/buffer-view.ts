@@ -1,3 +1,5 @@
+import { Buffer } from "node:buffer";
+
 /**
  * Node's own Buffer class (`Buffer[Symbol.species]`, as `ws` uses it):
  * `new FastBuffer(arrayBuffer, byteOffset, length)` makes a view without the argument
@@ -13,4 +15,17 @@ export const FastBuffer = (
 /** A view of `length` bytes of `buffer` from `start`, sharing its memory. */
 export function view(buffer: Uint8Array, start: number, length: number): Buffer {
   return new FastBuffer(buffer.buffer, buffer.byteOffset + start, length);
+}
+
+/**
+ * Binary data as a Buffer over the same memory: a Buffer as it is, any other view (typed
+ * array, DataView) or an ArrayBuffer without a copy.
+ * @throws TypeError for anything else, naming what it got
+ */
+export function toBuffer(data: ArrayBufferView | ArrayBuffer): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (ArrayBuffer.isView(data)) return new FastBuffer(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new FastBuffer(data, 0, data.byteLength);
+  const got = data === null ? "null" : typeof data;
+  throw new TypeError(`data must be a string, an ArrayBuffer or a view of one (Buffer, typed array, DataView), got ${got}`);
 }

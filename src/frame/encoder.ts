@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import { isValidCloseCode } from "./close-code.js";
-import { view } from "./buffer-view.js";
+import { toBuffer, view } from "./buffer-view.js";
 import { mask } from "./mask.js";
 import { Opcode, isControlOpcode } from "./opcode.js";
 
@@ -204,6 +204,7 @@ export function encodePong(payload: Uint8Array = EMPTY, options: { mask?: boolea
  * a reason over 123 bytes of UTF-8 (the control-frame limit of 125 less the code).
  */
 export function encodeClose(code?: number, reason = "", options: { mask?: boolean } = {}): Buffer {
+  if (typeof reason !== "string") throw new TypeError(`a close reason is a string, got ${typeof reason}`);
   if (code === undefined) {
     if (reason !== "") throw new RangeError("a close reason needs a close code");
     return encodeFrame(Opcode.Close, EMPTY, { mask: options.mask })[0];
@@ -242,9 +243,5 @@ function checkControlPayload(length: number, fin: boolean): void {
   // RFC 6455 §5.5.
   if (length > 125) throw new RangeError(`control frame payload is ${length} bytes; at most 125 allowed`);
   if (!fin) throw new RangeError("control frames cannot be fragmented");
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 

@@ -143,3 +143,38 @@ describe("ping and pong (RFC 6455 §5.5.2, §5.5.3)", () => {
     expect(await peer.next()).toBe("still open");
   });
 });
+
+describe("what send(), ping(), close() and broadcast() take", () => {
+  it("any view of bytes, without its neighbours: typed arrays, DataView, ArrayBuffer", async () => {
+    const tap = new Tap();
+    const { url, server: wsraw } = await resources.server({ "/tap": tap.route() });
+    const peer = await resources.ws(url("/tap"));
+    const ws = await tap.next();
+    const memory = Uint8Array.from([9, 1, 2, 3, 4, 9]).buffer;
+    ws.send(new Uint16Array(memory, 2, 1)); // bytes 2 and 3 only
+    ws.send(new DataView(memory, 1, 4));
+    ws.send(memory.slice(1, 3));
+    wsraw.group("all").add(ws).broadcast(new DataView(memory, 4, 1));
+    expect(await peer.next()).toEqual(Buffer.from([2, 3]));
+    expect(await peer.next()).toEqual(Buffer.from([1, 2, 3, 4]));
+    expect(await peer.next()).toEqual(Buffer.from([1, 2]));
+    expect(await peer.next()).toEqual(Buffer.from([4]));
+  });
+
+  it("anything else is a TypeError that names it, and the connection goes on", async () => {
+    const tap = new Tap();
+    const { url, server: wsraw } = await resources.server({ "/tap": tap.route() });
+    const peer = await resources.ws(url("/tap"));
+    const ws = await tap.next();
+    const expected = (got: string) =>
+      new TypeError(`data must be a string, an ArrayBuffer or a view of one (Buffer, typed array, DataView), got ${got}`);
+    for (const [data, got] of [[123, "number"], [null, "null"], [undefined, "undefined"], [{}, "object"]] as const) {
+      expect(() => ws.send(data as unknown as string)).toThrow(expected(got));
+      expect(() => wsraw.group("g").broadcast(data as unknown as string)).toThrow(expected(got));
+    }
+    expect(() => ws.ping(7 as unknown as string)).toThrow(expected("number"));
+    expect(() => ws.close(1000, 5 as unknown as string)).toThrow(new TypeError("a close reason is a string, got number"));
+    ws.send("still open");
+    expect(await peer.next()).toBe("still open");
+  });
+});
