@@ -14,7 +14,7 @@ import {
 } from "../frame/index.js";
 import { type DeflateSettings, MessageDeflater, MessageInflater } from "../deflate/index.js";
 import type { DeflateParams } from "../http/index.js";
-import { toBuffer } from "../frame/buffer-view.js";
+import { type BinaryData, toBuffer } from "../frame/buffer-view.js";
 import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
 import { FLUSHED, FrameWriter } from "./frame-writer.js";
@@ -285,7 +285,7 @@ export class WebSocket implements AsyncIterable<Message> {
    * data would pass `maxBufferedAmount`: a peer that stops reading cannot make the server
    * buffer without bound.
    */
-  send(data: string | Uint8Array | ArrayBuffer): boolean {
+  send(data: string | BinaryData): boolean {
     this.assertOpen();
     if (typeof data === "string") {
       // A UTF-16 code unit is at most 3 bytes of UTF-8: only near the limit can the message
@@ -333,7 +333,7 @@ export class WebSocket implements AsyncIterable<Message> {
   }
 
   /** Sends a ping (at most 125 bytes of data); the peer's pong is answered automatically. */
-  ping(data: string | Uint8Array = EMPTY): void {
+  ping(data: string | BinaryData = EMPTY): void {
     this.assertOpen();
     const bytes = typeof data === "string" ? Buffer.from(data) : toBuffer(data);
     if (bytes.length > 125) throw new RangeError(`ping data is ${bytes.length} bytes; at most 125 allowed`);

@@ -17,12 +17,15 @@ export function view(buffer: Uint8Array, start: number, length: number): Buffer 
   return new FastBuffer(buffer.buffer, buffer.byteOffset + start, length);
 }
 
+/** Bytes as the API takes them: a Buffer or any other typed array, a DataView, an ArrayBuffer. */
+export type BinaryData = ArrayBufferView | ArrayBuffer;
+
 /**
  * Binary data as a Buffer over the same memory: a Buffer as it is, any other view (typed
  * array, DataView) or an ArrayBuffer without a copy.
  * @throws TypeError for anything else, naming what it got
  */
-export function toBuffer(data: ArrayBufferView | ArrayBuffer): Buffer {
+export function toBuffer(data: BinaryData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (ArrayBuffer.isView(data)) return new FastBuffer(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return new FastBuffer(data, 0, data.byteLength);

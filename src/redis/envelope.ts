@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { Opcode, frameHeaderSize, writeFrameHeader } from "../frame/index.js";
+import { type BinaryData, toBuffer } from "../frame/buffer-view.js";
 
 /**
  * What one server publishes to the others through Redis: who sent it, which connection
@@ -31,9 +32,10 @@ export class EnvelopeError extends Error {
   override name = "EnvelopeError";
 }
 
-export function encodeEnvelope(origin: Buffer, except: number, data: string | Uint8Array): Buffer {
+export function encodeEnvelope(origin: Buffer, except: number, message: string | BinaryData): Buffer {
+  const data = typeof message === "string" ? message : toBuffer(message);
   const text = typeof data === "string";
-  const length = text ? Buffer.byteLength(data) : data.byteLength;
+  const length = text ? Buffer.byteLength(data) : data.length;
   const envelope = Buffer.allocUnsafe(PREFIX_SIZE + frameHeaderSize(length, false) + length);
   envelope[0] = ENVELOPE_VERSION;
   origin.copy(envelope, 1, 0, ORIGIN_SIZE);

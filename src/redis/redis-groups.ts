@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DEFAULT_GROUP_BUFFER_LIMIT, type SlowMemberPolicy, checkSlowMemberOptions, deliver } from "../server/group.js";
 import { SharedMessage } from "../connection/shared-message.js";
+import type { BinaryData } from "../frame/buffer-view.js";
 import {
   type BroadcastOptions,
   type MembershipWatcher,
@@ -138,12 +139,12 @@ export class RedisGroups {
    * Sends `data` to every connection of every attached server (except `options.except`).
    * Resolves with the number of servers that received it.
    */
-  broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): Promise<number> {
+  broadcast(data: string | BinaryData, options: BroadcastOptions = {}): Promise<number> {
     return this.publish(this.channel("all"), data, options.except);
   }
 
   /** Sends `data` to every connection of `user` (`req.user`) on every attached server. */
-  sendToUser(user: UserId, data: string | Uint8Array): Promise<number> {
+  sendToUser(user: UserId, data: string | BinaryData): Promise<number> {
     return this.publish(this.userChannel(user), data, undefined);
   }
 
@@ -178,7 +179,7 @@ export class RedisGroups {
   }
 
   /** @internal Publishes `data` on `channel` as one envelope. */
-  publish(channel: string, data: string | Uint8Array, except: WebSocket | undefined): Promise<number> {
+  publish(channel: string, data: string | BinaryData, except: WebSocket | undefined): Promise<number> {
     if (this.closed) return Promise.reject(new Error("wsraw/redis: this RedisGroups is closed"));
     return this.publisher.publish(channel, encodeEnvelope(this.id, except === undefined ? 0 : this.serialOf(except), data));
   }
@@ -314,7 +315,7 @@ export class RedisGroup implements Iterable<WebSocket> {
    * Sends `data` to every member on every attached server (except `options.except`),
    * encoded once. Resolves with the number of servers that have members in the group.
    */
-  broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): Promise<number> {
+  broadcast(data: string | BinaryData, options: BroadcastOptions = {}): Promise<number> {
     return this.groups.publish(this.groups.groupChannel(this.name), data, options.except);
   }
 }

@@ -1,5 +1,6 @@
 import { ConnectionClosedError } from "../connection/errors.js";
 import { checkLimit } from "../connection/limits.js";
+import type { BinaryData } from "../frame/buffer-view.js";
 import type { UserId } from "./request.js";
 import { SharedMessage } from "../connection/shared-message.js";
 import { ReadyState, type WebSocket } from "../connection/websocket.js";
@@ -43,7 +44,7 @@ export interface BroadcastReport {
  * server, users and `wsraw/redis`.
  */
 export function deliver(
-  message: string | Uint8Array | SharedMessage,
+  message: string | BinaryData | SharedMessage,
   members: Iterable<WebSocket>,
   except: WebSocket | undefined,
   policy: SlowMemberPolicy,
@@ -212,7 +213,7 @@ export class Group {
    * (and compressed once for the members with permessage-deflate that keep no context)
    * and the same bytes are queued for each member, then written at the end of the tick.
    */
-  broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): BroadcastReport {
+  broadcast(data: string | BinaryData, options: BroadcastOptions = {}): BroadcastReport {
     return deliver(
       data,
       this.registry.membersOf(this.name),

@@ -23,3 +23,4 @@ export {
   type SlowMemberPolicy,
 } from "./group.js";
 export type { PerMessageDeflateOptions } from "../deflate/index.js";
+export type { BinaryData } from "../frame/buffer-view.js";

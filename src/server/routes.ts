@@ -66,6 +66,7 @@ export function acceptWebSocket(
   handler: (req: WsRequest) => HttpResult | Promise<HttpResult>,
   options: RouteOptions = {},
 ): Route {
+  checkRoute("acceptWebSocket", handler, options);
   return { kind: "accept", handler, options };
 }
 
@@ -75,10 +76,54 @@ export function acceptWebSocket(
  * (1000) when the handler returns, or with 1011 if it throws.
  */
 export function requireWebSocket(handler: (req: UpgradedRequest) => unknown, options: RouteOptions = {}): Route {
+  checkRoute("requireWebSocket", handler, options);
   return { kind: "require", handler, options };
 }
 
 /** A plain HTTP route (a page, a file); a WebSocket handshake on it is answered as HTTP. */
 export function httpOnly(handler: (req: WsRequest) => HttpResult | Promise<HttpResult>): Route {
+  checkRoute("httpOnly", handler, {});
   return { kind: "http", handler, options: {} };
+}
+
+/** Whether `value` is a route the factories made (plain JavaScript can pass anything). */
+export function isRoute(value: unknown): value is Route {
+  const kind = (value as Route | null)?.kind;
+  return (kind === "accept" || kind === "require" || kind === "http") && typeof (value as Route).handler === "function";
+}
+
+/** The handshake policies a route or the server may set, checked where they are given. */
+export interface Policies {
+  protocols?: ProtocolSelector;
+  authorize?: Authorizer;
+  allowOrigin?: OriginPolicy;
+}
+
+/**
+ * Throws `TypeError` for a policy of the wrong kind. Plain JavaScript gets no compiler
+ * to say so, and a string where a list belongs would be searched as a string: an
+ * `allowOrigin` of "https://example.com" would admit the origin "https://example.co".
+ */
+export function checkPolicies(policies: Policies, where: string): void {
+  const { protocols, authorize, allowOrigin } = policies;
+  if (authorize !== undefined && typeof authorize !== "function") {
+    throw new TypeError(`${where}: authorize must be a function, got ${describe(authorize)}`);
+  }
+  for (const [name, value] of [["allowOrigin", allowOrigin], ["protocols", protocols]] as const) {
+    if (value === undefined || typeof value === "function") continue;
+    if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
+      throw new TypeError(`${where}: ${name} must be an array of strings or a function, got ${describe(value)}`);
+    }
+  }
+}
+
+function checkRoute(factory: string, handler: unknown, options: RouteOptions): void {
+  if (typeof handler !== "function") throw new TypeError(`${factory}() takes a handler function, got ${describe(handler)}`);
+  checkPolicies(options, `${factory}()`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (Array.isArray(value)) return "an array with an item that is not a string";
+  return value === null ? "null" : typeof value;
 }

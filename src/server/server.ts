@@ -35,11 +35,12 @@ import {
 } from "./group.js";
 import { Heartbeat, type HeartbeatOptions, IdleTimeout, pausedKeepAliveMs } from "../connection/liveness.js";
 import { type LimitKind, checkLimit } from "../connection/limits.js";
+import type { BinaryData } from "../frame/buffer-view.js";
 import { lingerUntilPeerEnds } from "./linger.js";
 import { ConnectionStats } from "../connection/stats.js";
 import { TlsHandshake } from "./tls-handshake.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
-import type { Authorizer, HttpResult, OriginPolicy, Route, RouteOptions } from "./routes.js";
+import { type Authorizer, type HttpResult, type OriginPolicy, type Route, type RouteOptions, checkPolicies, isRoute } from "./routes.js";
 import { type Compression, type ConnectionOptions, ReadyState, WebSocket } from "../connection/websocket.js";
 
 /** Server options. Every limit has a default; see the README's "Limits and defaults". */
@@ -193,6 +194,8 @@ export class WsrawServer {
     this.options = { ...DEFAULTS, ...withoutUndefined(options) };
     const o = this.options;
     for (const [name, kind] of Object.entries(LIMIT_KINDS)) checkLimit(name, o[name as Limit], kind);
+    checkPolicies(o, "createServer()");
+    if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError("createServer(): onError must be a function");
     this.connectionOptions = {
       role: "server",
       maxPayload: resolveMaxPayload(o.maxPayload),
@@ -262,7 +265,7 @@ export class WsrawServer {
    * Sends `data` to every open connection (except `options.except`), encoded once. Members
    * over the send high-water mark are skipped and counted.
    */
-  broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): BroadcastReport {
+  broadcast(data: string | BinaryData, options: BroadcastOptions = {}): BroadcastReport {
     return deliver(data, this.openConnections, options.except, "skip", this.options.sendHighWaterMark);
   }
 
@@ -270,7 +273,7 @@ export class WsrawServer {
    * Sends `data` to every open connection of a user (several tabs or devices), as set by
    * `req.user` in the `authorize` hook. `delivered` is 0 when the user has none.
    */
-  sendToUser(user: UserId, data: string | Uint8Array): BroadcastReport {
+  sendToUser(user: UserId, data: string | BinaryData): BroadcastReport {
     const connections = this.userConnections.get(user);
     if (connections === undefined) return { delivered: 0, skipped: 0, closed: 0 };
     return deliver(data, connections, undefined, "skip", this.options.sendHighWaterMark);
@@ -318,8 +321,11 @@ export class WsrawServer {
    * serves every path that has no route of its own.
    */
   route(path: string, route: Route): this {
-    if (!path.startsWith("/") && path !== "*") {
+    if (typeof path !== "string" || (!path.startsWith("/") && path !== "*")) {
       throw new TypeError(`route path must start with "/" or be "*", got ${JSON.stringify(path)}`);
+    }
+    if (!isRoute(route)) {
+      throw new TypeError("server.route() takes a route made by requireWebSocket(), acceptWebSocket() or httpOnly()");
     }
     const own = route.options.perMessageDeflate;
     this.deflateByRoute.set(route, own === undefined ? this.deflate : resolveDeflate(own));

@@ -63,6 +63,18 @@ describe("envelope", () => {
     );
   });
 
+  it("carries the bytes of any view, not its elements or its neighbours", () => {
+    const memory = Uint8Array.from([9, 1, 2, 3, 4, 9]).buffer;
+    for (const [data, bytes] of [
+      [new Uint16Array(memory, 2, 2), [2, 3, 4, 9]],
+      [new DataView(memory, 1, 3), [1, 2, 3]],
+      [memory, [9, 1, 2, 3, 4, 9]],
+    ] as const) {
+      const [message] = clientParse(decodeEnvelope(encodeEnvelope(Buffer.alloc(16), 0, data)).frame);
+      expect(message.payload).toEqual(Buffer.from(bytes));
+    }
+  });
+
   it("random bytes are an EnvelopeError or exactly one message a client accepts", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => expectRejectedOrOneMessage(Buffer.from(bytes))),

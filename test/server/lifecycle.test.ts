@@ -49,6 +49,26 @@ describe("createServer()", () => {
     );
   });
 
+  it("refuses routes and handshake policies of the wrong kind, where they are given", () => {
+    const loose = <T>(value: unknown) => value as T;
+    const server = createServer();
+    expect(() => server.route(loose("echo"), requireWebSocket(() => {}))).toThrow(TypeError);
+    expect(() => server.route(loose(5), requireWebSocket(() => {}))).toThrow(TypeError);
+    expect(() => server.route("/x", loose(async () => {}))).toThrow(
+      new TypeError("server.route() takes a route made by requireWebSocket(), acceptWebSocket() or httpOnly()"),
+    );
+    expect(() => requireWebSocket(loose(5))).toThrow(new TypeError("requireWebSocket() takes a handler function, got number"));
+    // A string searched as a list would admit "https://example.co".
+    expect(() => requireWebSocket(() => {}, { allowOrigin: loose("https://example.com") })).toThrow(
+      new TypeError('requireWebSocket(): allowOrigin must be an array of strings or a function, got the string "https://example.com"'),
+    );
+    expect(() => createServer({ protocols: loose([1]) })).toThrow(
+      new TypeError("createServer(): protocols must be an array of strings or a function, got an array with an item that is not a string"),
+    );
+    expect(() => createServer({ authorize: loose(true) })).toThrow(new TypeError("createServer(): authorize must be a function, got boolean"));
+    expect(() => createServer({ onError: loose("log") })).toThrow(TypeError);
+  });
+
   it("takes Infinity where a limit may be off, and 0 as idleTimeoutMs's off", async () => {
     const { port } = await resources.server(
       { "/echo": echoRoute() },
