@@ -19,9 +19,15 @@ import {
 
 /** Options of `connect`. Every limit has the server's default. */
 export interface ConnectOptions {
-  /** Subprotocols to offer, in order of preference; `ws.protocol` is the one selected. */
-  protocols?: readonly string[];
-  /** More request headers, e.g. `{ Authorization: "Bearer ..." }`. */
+  /**
+   * Subprotocols to offer, in order of preference (one as a string, as the browser's
+   * `WebSocket` takes it); `ws.protocol` is the one selected.
+   */
+  protocols?: readonly string[] | string;
+  /**
+   * More request headers, e.g. `{ Authorization: "Bearer ..." }`. A URL with credentials
+   * (`ws://user:pass@host/`) sends them as `Authorization: Basic`, unless given here.
+   */
   headers?: Readonly<Record<string, string>>;
   /** The `Origin` header, for servers that check it (browsers always send one). */
   origin?: string;
@@ -95,13 +101,14 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   const deflate =
     options.perMessageDeflate && zlibAvailable() ? deflateSettings(options.perMessageDeflate) : undefined;
   const offer = deflate === undefined ? undefined : deflateOffer(deflate.policy);
+  const protocols = offeredProtocols(options.protocols);
   const { key, request } = buildClientRequest({
     host: target.host,
     target: `${target.pathname || "/"}${target.search}`,
-    protocols: options.protocols,
+    protocols,
     extensions: offer === undefined ? undefined : [offer],
     origin: options.origin,
-    headers: options.headers,
+    headers: withCredentials(options.headers, target),
   });
   options.signal?.throwIfAborted();
 
@@ -158,7 +165,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
       const { head, rest } = result;
       let accepted;
       try {
-        accepted = checkUpgradeResponse(head, key, { protocols: options.protocols, extensions: offer && [offer] });
+        accepted = checkUpgradeResponse(head, key, { protocols, extensions: offer && [offer] });
       } catch (error) {
         if (!(error instanceof HandshakeError) || error.status === 101) return fail(error);
         // A refusal: keep the start of its body for the error.
@@ -190,6 +197,23 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     socket.on("close", onClose);
     options.signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+function offeredProtocols(protocols: ConnectOptions["protocols"]): readonly string[] | undefined {
+  if (protocols === undefined || Array.isArray(protocols)) return protocols;
+  if (typeof protocols === "string") return [protocols];
+  throw new TypeError(`protocols must be a string or an array of strings, got ${protocols === null ? "null" : typeof protocols}`);
+}
+
+/**
+ * The URL's credentials as `Authorization: Basic` (RFC 7617), as `ws` sends them; the
+ * caller's own Authorization header wins.
+ */
+function withCredentials(headers: ConnectOptions["headers"], url: URL): ConnectOptions["headers"] {
+  if (url.username === "" && url.password === "") return headers;
+  if (Object.keys(headers ?? {}).some((name) => name.toLowerCase() === "authorization")) return headers;
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  return { ...headers, Authorization: `Basic ${Buffer.from(credentials).toString("base64")}` };
 }
 
 function connectionOptions(options: ConnectOptions): ConnectionOptions {

@@ -198,6 +198,27 @@ describe("the opening handshake", { timeout: CASE_MS }, () => {
     expect(ws.readyState).toBe(1);
   });
 
+  it("sends a URL's credentials as Authorization: Basic, unless given one, and takes one subprotocol as a string", async () => {
+    const url = server.url("/").replace("ws://", "ws://al%20ice:s%3Acret@");
+    const basic = `Basic ${Buffer.from("al ice:s:cret").toString("base64")}`;
+    for (const [options, authorization] of [
+      [{ protocols: "chat" }, basic],
+      [{ protocols: "chat", headers: { authorization: "Bearer mine" } }, "Bearer mine"],
+    ] as const) {
+      const outcome = settle(connect(url, options));
+      const peer = await server.next();
+      const handshake = await peer.accept({ protocols: ["chat"], headers: { authorization } }, ["Sec-WebSocket-Protocol: chat"]);
+      expect(handshake.headers["host"]).toBe(new URL(server.url("/")).host);
+      const result = await within(outcome, WAIT_MS, "connect() to resolve");
+      if (!result.ok) throw result.error;
+      expect(result.value.protocol).toBe("chat");
+      result.value.terminate();
+    }
+    await expect(connect(server.url("/"), { protocols: 7 as unknown as string })).rejects.toThrow(
+      new TypeError("protocols must be a string or an array of strings, got number"),
+    );
+  });
+
   it("uses a new random Sec-WebSocket-Key on every connection", async () => {
     // readHandshake refuses a key any earlier connection used; here, several in a row.
     const keys = new Set<string>();
