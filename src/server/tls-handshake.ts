@@ -16,6 +16,10 @@ export class TlsHandshake {
     private readonly options: TlsOptions,
     private readonly timeoutMs: number,
   ) {
+    // A context without a certificate would fail every handshake ("no shared cipher").
+    if (options.pfx === undefined && (options.key === undefined || options.cert === undefined)) {
+      throw new TypeError("tls needs a certificate and its key: key and cert (PEM), or pfx");
+    }
     // Made once: a bad key or certificate fails createServer, not the first connection.
     this.context = createSecureContext(options);
   }

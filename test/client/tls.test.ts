@@ -268,6 +268,13 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls }): bad 
     expect(errors).toEqual([]);
   });
 
+  it("createServer refuses tls without a certificate and its key, and a key that is not one", () => {
+    for (const tls of [{}, { key: certs.localhost.key }, { cert: certs.localhost.cert }]) {
+      expect(() => createServer({ tls })).toThrow(new TypeError("tls needs a certificate and its key: key and cert (PEM), or pfx"));
+    }
+    expect(() => createServer({ tls: { key: "not a key", cert: certs.localhost.cert } })).toThrow(/PEM|DECODER/);
+  });
+
   it("a client that refuses the server's certificate fails alone; the next client is served", async () => {
     const { server, url, errors } = await tlsEcho(certs.localhost);
     // Node's default CAs do not include the test CA.
