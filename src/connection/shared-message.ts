@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import type { MessageDeflater } from "../deflate/index.js";
 import { Opcode, encodeFrame, encodeTextFrame } from "../frame/index.js";
-import { type BinaryData, toBuffer } from "../frame/buffer-view.js";
+import type { BinaryData } from "../frame/buffer-view.js";
 
 /**
  * A data message that many connections receive (a broadcast), with each encoding of it
@@ -23,7 +23,7 @@ export class SharedMessage {
 
   static of(data: string | BinaryData): SharedMessage {
     if (typeof data === "string") return SharedMessage.fromFrame(encodeTextFrame(data));
-    const parts = encodeFrame(Opcode.Binary, toBuffer(data));
+    const parts = encodeFrame(Opcode.Binary, data);
     return SharedMessage.fromFrame(parts.length === 1 ? parts[0] : Buffer.concat(parts));
   }
 

@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import { isValidCloseCode } from "./close-code.js";
-import { toBuffer, view } from "./buffer-view.js";
+import { type BinaryData, toBuffer, view } from "./buffer-view.js";
 import { mask } from "./mask.js";
 import { Opcode, isControlOpcode } from "./opcode.js";
 
@@ -117,7 +117,12 @@ const FUSED_MASK_THRESHOLD = 48;
  * (don't modify it before it is written). A small payload, or a masked one, comes back as
  * one buffer holding header and payload.
  */
-export function encodeFrame(opcode: number, payload: Uint8Array, options: EncodeOptions = {}): Buffer[] {
+export function encodeFrame(opcode: number, data: string | BinaryData, options: EncodeOptions = {}): Buffer[] {
+  // RFC 6455 §5.2: four bits. Reserved opcodes are encoded as asked (peers are tested with them).
+  if (!(Number.isInteger(opcode) && opcode >= 0 && opcode <= 15)) {
+    throw new RangeError(`an opcode is 4 bits (0 to 15), got ${opcode}`);
+  }
+  const payload = payloadBytes(data);
   const fin = options.fin ?? true;
   const length = payload.length;
   if (isControlOpcode(opcode)) {
@@ -146,7 +151,7 @@ export function encodeFrame(opcode: number, payload: Uint8Array, options: Encode
   }
   const header = Buffer.allocUnsafe(headerSize);
   writeFrameHeader(header, 0, opcode, length, fin);
-  return [header, toBuffer(payload)];
+  return [header, payload];
 }
 
 /**
@@ -169,11 +174,11 @@ export function encodeTextFrame(text: string, options: EncodeOptions = {}): Buff
  * when that option is given (RFC 6455 §5.4). Returns the buffers to write, in order.
  */
 export function encodeMessage(
-  payload: Uint8Array | string,
+  payload: string | BinaryData,
   options: EncodeOptions & { fragmentSize?: number } = {},
 ): Buffer[] {
   const binary = typeof payload !== "string";
-  const bytes = binary ? payload : Buffer.from(payload, "utf8");
+  const bytes = payloadBytes(payload);
   const size = options.fragmentSize ?? Infinity;
   if (!(size >= 1)) throw new RangeError(`fragmentSize must be at least 1, got ${size}`);
   if (bytes.length <= size) return encodeFrame(binary ? Opcode.Binary : Opcode.Text, bytes, options);
@@ -189,12 +194,12 @@ export function encodeMessage(
 }
 
 /** A ping frame (RFC 6455 §5.5.2) with at most 125 bytes of application data. */
-export function encodePing(payload: Uint8Array = EMPTY, options: { mask?: boolean } = {}): Buffer {
+export function encodePing(payload: string | BinaryData = EMPTY, options: { mask?: boolean } = {}): Buffer {
   return encodeFrame(Opcode.Ping, payload, { mask: options.mask, fin: true })[0];
 }
 
 /** A pong frame (RFC 6455 §5.5.3); in reply to a ping it carries the ping's data. */
-export function encodePong(payload: Uint8Array = EMPTY, options: { mask?: boolean } = {}): Buffer {
+export function encodePong(payload: string | BinaryData = EMPTY, options: { mask?: boolean } = {}): Buffer {
   return encodeFrame(Opcode.Pong, payload, { mask: options.mask, fin: true })[0];
 }
 
@@ -237,6 +242,11 @@ export function truncateCloseReason(reason: string): string {
     bytes += size;
   }
   return result;
+}
+
+/** A payload's bytes: a string as UTF-8, any view by its bytes (a Uint16Array's length counts elements). */
+function payloadBytes(data: string | BinaryData): Buffer {
+  return typeof data === "string" ? Buffer.from(data, "utf8") : toBuffer(data);
 }
 
 function checkControlPayload(length: number, fin: boolean): void {

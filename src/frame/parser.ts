@@ -168,6 +168,12 @@ export class FrameParser {
   private utf8: Utf8Validator | undefined;
 
   constructor(handler: FrameHandler, options: FrameParserOptions) {
+    for (const method of ["onMessage", "onPing", "onPong", "onClose"] as const) {
+      if (typeof handler?.[method] !== "function") throw new TypeError(`FrameParser's handler has no ${method}() method`);
+    }
+    if (options?.role !== "server" && options?.role !== "client") {
+      throw new TypeError(`FrameParser needs options.role, "server" or "client", got ${JSON.stringify(options?.role)}`);
+    }
     this.handler = handler;
     this.serverRole = options.role === "server";
     this.maxPayload = resolveMaxPayload(options.maxPayload);

@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  FrameParser,
   MAX_CLOSE_REASON,
   MERGE_THRESHOLD,
   Opcode,
@@ -294,5 +295,43 @@ describe("encodeMessage with fin: false", () => {
   it("leaves FIN clear on the last fragment too, so the message can be continued", () => {
     const frames = readFrames(Buffer.concat(encodeMessage(Buffer.alloc(10, 1), { fragmentSize: 4, fin: false })));
     expect(frames.map((frame) => frame.fin)).toEqual([false, false, false]);
+  });
+});
+
+describe("what the encoders and the parser take", () => {
+  const memory = Uint8Array.from([9, 1, 2, 3, 4, 9]).buffer;
+
+  it.each([
+    ["Uint16Array", new Uint16Array(memory, 2, 2), [2, 3, 4, 9]],
+    ["DataView", new DataView(memory, 1, 3), [1, 2, 3]],
+    ["ArrayBuffer", memory, [9, 1, 2, 3, 4, 9]],
+  ] as const)("any view, by its bytes and only them: %s", (_, data, bytes) => {
+    for (const mask of [false, true]) {
+      expect(onlyFrame(encodeMessage(data, { mask })).payload).toEqual(Buffer.from(bytes));
+      expect(onlyFrame(encodeFrame(Opcode.Binary, data, { mask })).payload).toEqual(Buffer.from(bytes));
+    }
+  });
+
+  it("a string as UTF-8, for control frames too", () => {
+    expect(onlyFrame(encodePing("é")).payload).toEqual(Buffer.from("é"));
+    expect(onlyFrame(encodeFrame(Opcode.Text, "é", { mask: true })).payload).toEqual(Buffer.from("é"));
+  });
+
+  it("anything else, and an opcode past 4 bits, is refused with an error that says what it got", () => {
+    const loose = <T>(value: unknown) => value as T;
+    for (const [data, got] of [[123, "number"], [null, "null"], [{}, "object"]] as const) {
+      expect(() => encodeMessage(loose(data))).toThrow(
+        new TypeError(`data must be a string, an ArrayBuffer or a view of one (Buffer, typed array, DataView), got ${got}`),
+      );
+    }
+    expect(() => encodeFrame(16, Buffer.alloc(1))).toThrow(new RangeError("an opcode is 4 bits (0 to 15), got 16"));
+    expect(() => encodeFrame(-1, Buffer.alloc(1))).toThrow(RangeError);
+    // Reserved opcodes are encoded: peers are tested with them (RFC 6455 §5.2).
+    expect(onlyFrame(encodeFrame(3, Buffer.alloc(1))).opcode).toBe(3);
+    expect(() => new FrameParser(loose({}), { role: "server" })).toThrow(new TypeError("FrameParser's handler has no onMessage() method"));
+    const handler = { onMessage() {}, onPing() {}, onPong() {}, onClose() {} };
+    expect(() => new FrameParser(handler, loose({}))).toThrow(
+      new TypeError('FrameParser needs options.role, "server" or "client", got undefined'),
+    );
   });
 });
