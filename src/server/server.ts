@@ -195,7 +195,9 @@ export class WsrawServer {
     const o = this.options;
     for (const [name, kind] of Object.entries(LIMIT_KINDS)) checkLimit(name, o[name as Limit], kind);
     checkPolicies(o, "createServer()");
-    if (o.onError !== undefined && typeof o.onError !== "function") throw new TypeError("createServer(): onError must be a function");
+    for (const name of ["onError", "extensions"] as const) {
+      if (o[name] !== undefined && typeof o[name] !== "function") throw new TypeError(`createServer(): ${name} must be a function`);
+    }
     this.connectionOptions = {
       role: "server",
       maxPayload: resolveMaxPayload(o.maxPayload),

@@ -66,7 +66,8 @@ describe("createServer()", () => {
       new TypeError("createServer(): protocols must be an array of strings or a function, got an array with an item that is not a string"),
     );
     expect(() => createServer({ authorize: loose(true) })).toThrow(new TypeError("createServer(): authorize must be a function, got boolean"));
-    expect(() => createServer({ onError: loose("log") })).toThrow(TypeError);
+    expect(() => createServer({ onError: loose("log") })).toThrow(new TypeError("createServer(): onError must be a function"));
+    expect(() => createServer({ extensions: loose([]) })).toThrow(new TypeError("createServer(): extensions must be a function"));
   });
 
   it("takes Infinity where a limit may be off, and 0 as idleTimeoutMs's off", async () => {
