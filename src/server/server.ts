@@ -337,6 +337,8 @@ export class WsrawServer {
 
   /** Starts listening on a TCP port (0 picks a free one). Resolves with the bound address. */
   listen(port: number, host = "127.0.0.1"): Promise<AddressInfo> {
+    // Closing stops the heartbeat and refuses upgrades for good: a closed server stays closed.
+    if (this.closing) return Promise.reject(new Error("the server was closed; createServer() makes a new one"));
     if (this.netServer !== undefined) return Promise.reject(new Error("server is already listening"));
     const netServer = createNetServer({ noDelay: true }, (socket) => {
       if (this.tls === undefined) this.acceptSocket(socket);

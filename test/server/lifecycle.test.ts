@@ -82,6 +82,15 @@ describe("createServer()", () => {
 });
 
 describe("server.close()", () => {
+  it("leaves the server closed: listen() after it rejects and says so", async () => {
+    const { server } = await resources.server({ "/echo": echoRoute() });
+    await Promise.all([server.close(), server.close()]);
+    await expect(server.listen(0)).rejects.toThrow("the server was closed; createServer() makes a new one");
+    const never = createServer();
+    await never.close();
+    await expect(never.listen(0)).rejects.toThrow("the server was closed");
+  });
+
   it("closes every connection with 1001, resolves, and stops accepting", async () => {
     const tap = new Tap();
     const { server, port, url } = await resources.server({ "/echo": echoRoute(), "/t": tap.route() });
