@@ -366,12 +366,15 @@ describe("unsent-data queue: a peer that stops reading", () => {
       let pings = 0;
       let written = 0;
       let maxBuffered = 0;
-      // 24 MiB: several times what the kernel buffers of a loopback connection hold.
-      while (written < 24 * MiB) {
+      // Until the kernel buffers are full and this end's data has reached the mark, then
+      // 4 MiB more (at most 96 MiB: several times what loopback buffers hold).
+      let writtenPastMark = 0;
+      while (written < 96 * MiB && writtenPastMark < 4 * MiB) {
         const burst = answerAppPings ? appPings : Buffer.concat(Array.from({ length: 512 }, () => ping(pings++)));
         if (answerAppPings) pings += 4096;
         client.socket.write(burst);
         written += burst.length;
+        if (maxBuffered >= sendHighWaterMark) writtenPastMark += burst.length;
         await nextMacrotask();
         maxBuffered = Math.max(maxBuffered, ws.bufferedAmount);
       }

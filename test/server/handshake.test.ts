@@ -179,12 +179,13 @@ describe("an authorize hook that does not settle", () => {
 
   it("a hook that settles in time is not cut short by the head's timer", async () => {
     const { port } = await resources.server(
-      { "/slow": echoRoute({ authorize: () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 200)) }) },
+      { "/slow": echoRoute({ authorize: () => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 250)) }) },
       { handshakeTimeoutMs: 300 },
     );
     const client = await resources.raw(port);
-    // The head arrives late in its window; the hook then has its own.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The head arrives well inside its window, and the hook takes it past the head's
+    // deadline, within its own (the two timers are the server's: 250 ms fires first).
+    await new Promise((resolve) => setTimeout(resolve, 100));
     client.write(upgradeRequest({ path: "/slow" }));
     expect((await client.response()).status).toBe(101);
   });
