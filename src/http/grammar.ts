@@ -15,6 +15,14 @@ export function isToken(value: string): boolean {
   return TOKEN.test(value);
 }
 
+/** True when `byte` is a tchar (RFC 9110 §5.6.2): one byte of a token. */
+export function isTokenByte(byte: number): boolean {
+  return byte < 128 && TOKEN_BYTES[byte] === 1;
+}
+
+const TOKEN_BYTES = new Uint8Array(128);
+for (let byte = 0; byte < 128; byte++) if (TOKEN.test(String.fromCharCode(byte))) TOKEN_BYTES[byte] = 1;
+
 /** True when `value` has only characters allowed in a field value (RFC 9110 §5.5). */
 export function isFieldValue(value: string): boolean {
   return FIELD_VALUE.test(value);

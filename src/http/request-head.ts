@@ -1,6 +1,6 @@
 import { Buffer } from "node:buffer";
 import { HttpError } from "./errors.js";
-import { isFieldValue, isToken } from "./grammar.js";
+import { isFieldValue, isToken, isTokenByte } from "./grammar.js";
 import { splitRequestTarget } from "./request-target.js";
 
 /** A parsed HTTP/1.x request head: request line and header fields (RFC 9112 §2.1). */
@@ -66,46 +66,45 @@ const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/
  * WebSocket peer always sends CRLF, and accepting both is how request-smuggling
  * discrepancies between parsers start; a bare LF or bare CR is a 400.
  */
+/**
+ * What tells a request head from a response head, for {@link HeadParser}.
+ */
+export interface HeadSyntax<Head> {
+  /** "Request" or "Response", for messages. */
+  kind: string;
+  /** Parses the complete head's text (without the final empty line). */
+  parse(text: string): Head;
+  /**
+   * Throws for a first line that no head can start with, checked as soon as that line is
+   * complete: a peer that is not speaking HTTP at all is told at once instead of at a timeout.
+   */
+  checkStartLine(line: string): void;
+  /** Whether a start line may begin with this byte (checked on the first byte that arrives). */
+  startLineBegins(byte: number): boolean;
+  /** Skip empty lines before the start line (a request's: RFC 9112 §2.2). */
+  skipLeadingEmptyLines: boolean;
+}
+
 export class HeadParser<Head> {
   readonly #maxHeaderSize: number;
-  readonly #parse: (text: string) => Head;
-  readonly #checkStartLine: (line: string) => void;
-  /** "Request" or "Response", for messages. */
-  readonly #kind: string;
+  readonly #syntax: HeadSyntax<Head>;
   /** The first line was complete and checked. */
   #startLineChecked = false;
   /** Bytes of an incomplete head, kept across pushes; only the first `#length` are valid. */
   #buffer: Buffer = EMPTY;
   #length = 0;
   #finished = false;
-  /** Skip empty lines before the start line (a request's: RFC 9112 §2.2). */
-  readonly #skipLeadingEmptyLines: boolean;
   /** Bytes of empty lines skipped before the start line; they count towards the limit. */
   #skipped = 0;
   /** The last byte skipped was the CR of an empty line whose LF has not arrived yet. */
   #pendingLineFeed = false;
 
   /**
-   * @param parse - parses the complete head's text (without the final empty line)
-   * @param checkStartLine - throws for a first line that no head can start with, checked as
-   *   soon as that line is complete: a peer that is not speaking HTTP at all is told at once
-   *   instead of at a timeout
-   * @param kind - "Request" or "Response", for error messages
+   * @param syntax - what the head must look like
    * @param options - limits; see {@link RequestHeadParserOptions}
-   * @param skipLeadingEmptyLines - ignore CRLFs before the start line, as a server does
-   *   before a request line (RFC 9112 §2.2)
    */
-  constructor(
-    parse: (text: string) => Head,
-    checkStartLine: (line: string) => void,
-    kind: string,
-    options: RequestHeadParserOptions = {},
-    skipLeadingEmptyLines = false,
-  ) {
-    this.#parse = parse;
-    this.#checkStartLine = checkStartLine;
-    this.#kind = kind;
-    this.#skipLeadingEmptyLines = skipLeadingEmptyLines;
+  constructor(syntax: HeadSyntax<Head>, options: RequestHeadParserOptions = {}) {
+    this.#syntax = syntax;
     const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
     if (!Number.isSafeInteger(maxHeaderSize) || maxHeaderSize < 1) {
       throw new RangeError(`maxHeaderSize must be a positive integer, got ${maxHeaderSize}`);
@@ -125,7 +124,7 @@ export class HeadParser<Head> {
    */
   push(chunk: Buffer): { head: Head; rest: Buffer } | null {
     if (this.#finished) {
-      throw new Error(`${this.#kind} head parser is finished: it already returned a head or threw`);
+      throw new Error(`${this.#syntax.kind} head parser is finished: it already returned a head or threw`);
     }
     try {
       const result = this.#length === 0 ? this.#pushFirst(chunk) : this.#pushMore(chunk);
@@ -139,10 +138,11 @@ export class HeadParser<Head> {
 
   /** Nothing buffered: search the chunk in place, the common case being a whole head in it. */
   #pushFirst(chunk: Buffer): { head: Head; rest: Buffer } | null {
-    if (this.#skipLeadingEmptyLines && (this.#pendingLineFeed || chunk[0] === CR)) {
+    if (this.#syntax.skipLeadingEmptyLines && (this.#pendingLineFeed || chunk[0] === CR)) {
       chunk = chunk.subarray(this.#skipEmptyLines(chunk));
-      if (chunk.length === 0) return null;
     }
+    if (chunk.length === 0) return null;
+    if (!this.#syntax.startLineBegins(chunk[0]!)) throw notHttpError(this.#syntax.kind, chunk[0]!);
     const limit = this.#maxHeaderSize - this.#skipped;
     const end = findHeadEnd(chunk, 0, Math.min(chunk.length, limit));
     if (end !== -1) return { head: this.#parseHead(chunk, end), rest: chunk.subarray(end) };
@@ -201,7 +201,7 @@ export class HeadParser<Head> {
       // RFC 6585 §5: 431 Request Header Fields Too Large.
       throw new HttpError(
         431,
-        `${this.#kind} head is larger than the ${this.#maxHeaderSize}-byte limit; send fewer or shorter headers`,
+        `${this.#syntax.kind} head is larger than the ${this.#maxHeaderSize}-byte limit; send fewer or shorter headers`,
       );
     }
   }
@@ -211,7 +211,7 @@ export class HeadParser<Head> {
     if (this.#startLineChecked) return;
     const end = bytes.subarray(0, length).indexOf(CRLF);
     if (end === -1) return;
-    this.#checkStartLine(bytes.toString("latin1", 0, end));
+    this.#syntax.checkStartLine(bytes.toString("latin1", 0, end));
     this.#startLineChecked = true;
   }
 
@@ -238,7 +238,7 @@ export class HeadParser<Head> {
   #parseHead(bytes: Buffer, end: number): Head {
     // latin1 maps each byte to one UTF-16 code unit: obs-text survives unchanged and a byte
     // count is a character count (RFC 9110 §5.5 treats field values as octets).
-    return this.#parse(bytes.toString("latin1", 0, end - HEAD_TERMINATOR.length));
+    return this.#syntax.parse(bytes.toString("latin1", 0, end - HEAD_TERMINATOR.length));
   }
 }
 
@@ -248,9 +248,17 @@ export class HeadParser<Head> {
  */
 export class RequestHeadParser extends HeadParser<RequestHead> {
   constructor(options: RequestHeadParserOptions = {}) {
-    super(parseRequestHead, parseRequestLine, "Request", options, true);
+    super(REQUEST_SYNTAX, options);
   }
 }
+
+const REQUEST_SYNTAX: HeadSyntax<RequestHead> = {
+  kind: "Request",
+  parse: parseRequestHead,
+  checkStartLine: parseRequestLine,
+  startLineBegins: isTokenByte,
+  skipLeadingEmptyLines: true,
+};
 
 /** Offset just past the first CRLFCRLF found within `bytes[from, to)`, or -1. */
 function findHeadEnd(bytes: Buffer, from: number, to: number): number {
@@ -269,6 +277,23 @@ function assertNoBareLineFeed(bytes: Buffer, from: number, to: number): void {
     const at = from + i;
     if (at === 0 || bytes[at - 1] !== CR) throw bareLineEndingError();
   }
+}
+
+/**
+ * For a head whose first byte no start line begins with: most often a TLS record (a
+ * `wss://` client on a plain port, or the server's answer to a `ws://` client on a TLS
+ * port), which is said, so the mistake is found at once instead of after a timeout.
+ */
+function notHttpError(kind: string, byte: number): HttpError {
+  // TLS records start with their content type: 20-23 (RFC 8446 §5.1).
+  const tls = byte >= 0x14 && byte <= 0x17;
+  const hint = tls
+    ? kind === "Request"
+      ? ": this looks like a TLS handshake, and this port speaks plain ws:// (and http://)"
+      : ": this looks like TLS; the server speaks wss://"
+    : "";
+  const what = kind === "Request" ? "a method (RFC 9112 §3)" : '"HTTP/" (RFC 9112 §4)';
+  return new HttpError(400, `${kind} must start with ${what}; byte 0x${byte.toString(16).padStart(2, "0")} came first${hint}`);
 }
 
 function bareLineEndingError(): HttpError {

@@ -1,6 +1,7 @@
 import { HttpError } from "./errors.js";
 import {
   HeadParser,
+  type HeadSyntax,
   type RequestHeadParserOptions,
   assertNoForbiddenControls,
   createHeaderFields,
@@ -61,9 +62,17 @@ function parseStatusLine(line: string): { major: string; minor: string; status: 
   return { major, minor, status, reason };
 }
 
+const RESPONSE_SYNTAX: HeadSyntax<ResponseHead> = {
+  kind: "Response",
+  parse: parseResponseHead,
+  checkStartLine: parseStatusLine,
+  startLineBegins: (byte) => byte === 0x48, // "H" of "HTTP/"
+  skipLeadingEmptyLines: false,
+};
+
 /** The incremental parser of a response head, fed as bytes arrive: see `HeadParser`. */
 export class ResponseHeadParser extends HeadParser<ResponseHead> {
   constructor(options: RequestHeadParserOptions = {}) {
-    super(parseResponseHead, parseStatusLine, "Response", options);
+    super(RESPONSE_SYNTAX, options);
   }
 }

@@ -250,6 +250,22 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls }): bad 
     expect(errors).toEqual([]);
   });
 
+  it("a wss:// client on a plain port fails at once, not at the server's timeout, and the server keeps serving", async () => {
+    const { port } = await resources.server({ "/echo": echoRoute() }, { handshakeTimeoutMs: 20_000 });
+    const start = performance.now();
+    const error = await rejection(connect(`wss://127.0.0.1:${port}/echo`, { handshakeTimeoutMs: 15_000, rejectUnauthorized: false }), "a wss:// client on a plain port");
+    // The server answers the ClientHello's first byte with a 400, which TLS reads as a bad record.
+    expect(error.message).toMatch(/wrong version number|packet length too long|unknown protocol/i);
+    expect(performance.now() - start).toBeLessThan(SLACK_MS);
+
+    const hello = await rawExchange(port, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]));
+    expect(hello.received.toString("latin1")).toMatch(/^HTTP\/1\.1 400 [^]*TLS handshake/);
+    const ws = await within(connect(`ws://127.0.0.1:${port}/echo`), 10_000, "a ws:// client");
+    ws.send("after");
+    expect(await within(ws.wait(), 10_000, "the echo")).toBe("after");
+    ws.terminate();
+  });
+
   it(`a TLS handshake that stalls is closed after handshakeTimeoutMs (${HANDSHAKE_TIMEOUT_MS} ms), without holding up others`, async () => {
     const { server, port, url, errors } = await tlsEcho(certs.localhost, { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS });
     // One connection sends nothing; one sends the start of a handshake record announcing

@@ -413,6 +413,39 @@ describe("RequestHeadParser: malformed heads", () => {
   });
 });
 
+describe("HeadParser: a first byte no head starts with", () => {
+  // The first bytes of a TLS 1.2/1.3 ClientHello record: handshake (22), version 3.1, length.
+  const CLIENT_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
+
+  it("400 at the first byte of a TLS ClientHello (a wss:// client on a plain port), saying so", () => {
+    const error = expectHttpError(() => new RequestHeadParser().push(CLIENT_HELLO.subarray(0, 1)), 400);
+    expect(error.message).toMatch(/TLS handshake.*plain ws:\/\//);
+  });
+
+  it("400 for a first byte that is not a method's, also after skipped empty lines", () => {
+    const error = expectHttpError(() => new RequestHeadParser().push(Buffer.from("{\"op\":1}")), 400);
+    expect(error.message).toContain("must start with a method");
+    expect(error.message).toContain("0x7b");
+    const parser = new RequestHeadParser();
+    expect(parser.push(Buffer.from("\r\n"))).toBeNull();
+    expectHttpError(() => parser.push(CLIENT_HELLO), 400);
+  });
+
+  it("does not judge a method by its first byte alone: every token byte may begin one", () => {
+    for (const first of "!#$%&'*+-.^_`|~09AZaz") {
+      expect(new RequestHeadParser().push(Buffer.from(first)), first).toBeNull();
+    }
+  });
+
+  it("a response must start with \"HTTP/\": a TLS record in answer (a ws:// client on a TLS port) says so", () => {
+    const alert = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
+    const error = expectHttpError(() => new ResponseHeadParser().push(alert), 400);
+    expect(error.message).toMatch(/TLS; the server speaks wss:\/\//);
+    expect(new ResponseHeadParser().push(Buffer.from("H"))).toBeNull();
+    expectHttpError(() => new ResponseHeadParser().push(Buffer.from("<html>")), 400);
+  });
+});
+
 describe("RequestHeadParser: properties", () => {
   const tokenChar = fc.constantFrom(..."!#$%&'*+-.^_`|~0123456789abcXYZ");
   const token = fc.string({ unit: tokenChar, minLength: 1, maxLength: 12 });
