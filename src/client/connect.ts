@@ -51,6 +51,14 @@ export interface ConnectOptions {
   rejectUnauthorized?: boolean;
   /** wss: the name for SNI and certificate checks. Default: the URL's host name. */
   servername?: string;
+  /** wss, mutual TLS: this client's certificate (PEM), for a server that asks for one. */
+  cert?: SecureContextOptions["cert"];
+  /** wss, mutual TLS: the private key of `cert` (PEM). */
+  key?: SecureContextOptions["key"];
+  /** wss, mutual TLS: the certificate and its key in one PKCS#12 file, instead of `cert` and `key`. */
+  pfx?: SecureContextOptions["pfx"];
+  /** wss, mutual TLS: the passphrase of `key` or `pfx`. */
+  passphrase?: string;
   /** Time allowed for the server's side of the closing handshake. Default 5 s. */
   closeTimeoutMs?: number;
   /** Unread messages at which reading the socket stops. Default 1,024. */
@@ -121,6 +129,10 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
         port,
         servername: options.servername ?? (isIP(host) === 0 ? host : undefined),
         ca: options.ca,
+        cert: options.cert,
+        key: options.key,
+        pfx: options.pfx,
+        passphrase: options.passphrase,
         rejectUnauthorized: options.rejectUnauthorized ?? true,
         ALPNProtocols: ["http/1.1"],
       })

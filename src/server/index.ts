@@ -1,6 +1,6 @@
 export { ConnectionClosedError } from "../connection/errors.js";
 export type { HeartbeatOptions } from "../connection/liveness.js";
-export { WsRequest, type UpgradedRequest, type UserId } from "./request.js";
+export { WsRequest, type PeerTls, type UpgradedRequest, type UserId } from "./request.js";
 export {
   acceptWebSocket,
   httpOnly,

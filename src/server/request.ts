@@ -1,10 +1,29 @@
 import type { Socket } from "node:net";
+import { type PeerCertificate, TLSSocket } from "node:tls";
 import { type RequestHead, parseRequestHead } from "../http/index.js";
 import type { UserId, WebSocket } from "../connection/websocket.js";
 
 export type { UserId };
 
 type Peer = Partial<Pick<Socket, "remoteAddress" | "remotePort">>;
+
+/** What a request over TLS tells of its client: see {@link WsRequest.tls}. */
+export interface PeerTls {
+  /**
+   * The client's certificate verified against the server's `ca`. Only a server that asks
+   * for one (`tls: { requestCert: true }`) gets a certificate; it refuses one that fails
+   * unless `rejectUnauthorized: false`, when this says so.
+   */
+  authorized: boolean;
+  /** Why the certificate did not verify (an OpenSSL code such as `"UNABLE_TO_VERIFY_LEAF_SIGNATURE"`). */
+  authorizationError: string | undefined;
+  /** The client's certificate (`subject.CN`, `fingerprint256`...), when it sent one. */
+  certificate: PeerCertificate | undefined;
+  /** The TLS version agreed, e.g. `"TLSv1.3"`. */
+  protocol: string | null;
+  /** The host name the client asked for (SNI), if any. */
+  servername: string | undefined;
+}
 
 /**
  * A request that reached a route: a plain HTTP request or a WebSocket opening handshake.
@@ -66,6 +85,39 @@ export class WsRequest {
   /** The peer's port. */
   get remotePort(): number | undefined {
     return this.peer.remotePort;
+  }
+
+  /**
+   * For a request over TLS (`wss://`, `https://`, also behind `node:https`): the client's
+   * certificate and whether it verified; undefined over plain TCP. For mutual TLS, create
+   * the server with `tls: { key, cert, ca, requestCert: true }` and tell users apart in
+   * `authorize` by `req.tls.certificate`.
+   *
+   * @example
+   * ```ts
+   * authorize: (req) => {
+   *   const name = req.tls?.certificate?.subject.CN; // the TLS handshake refused unverified ones
+   *   if (typeof name !== "string") return false;
+   *   req.user = name;
+   *   return true;
+   * },
+   * ```
+   */
+  get tls(): PeerTls | undefined {
+    const socket = this.peer;
+    if (!(socket instanceof TLSSocket)) return undefined;
+    const certificate = socket.getPeerCertificate();
+    // Without a client certificate, Node gives an empty object (or null once closed).
+    const sent = certificate !== null && Object.keys(certificate).length > 0;
+    // A code string in fact (typed as an Error), null or undefined when there is none.
+    const error = socket.authorizationError as Error | string | null | undefined;
+    return {
+      authorized: socket.authorized,
+      authorizationError: error === undefined || error === null ? undefined : String(error),
+      certificate: sent ? certificate : undefined,
+      protocol: socket.getProtocol(),
+      servername: (socket as TLSSocket & { servername?: string | false }).servername || undefined,
+    };
   }
 
   /** True when the request is a WebSocket opening handshake, false for plain HTTP. */

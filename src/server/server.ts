@@ -97,9 +97,10 @@ export interface ServerOptions {
   extensions?: ExtensionNegotiator;
   /**
    * Serve `wss://` (and `https://` for the plain HTTP routes) through `node:tls`: the key,
-   * certificate and any other `tls.createSecureContext` option. A plain HTTP request on
-   * the TLS port gets a 400 that says so; a TLS handshake must end within
-   * `handshakeTimeoutMs`.
+   * certificate and any other `tls.createServer` option, meaning what it means there
+   * (`requestCert: true` with `ca` refuses a client whose certificate does not verify,
+   * unless `rejectUnauthorized: false`; `req.tls` shows it). A plain HTTP request on the
+   * TLS port gets a 400 that says so; a TLS handshake must end within `handshakeTimeoutMs`.
    */
   tls?: TlsOptions;
   /** Default for every route's `authorize`. */

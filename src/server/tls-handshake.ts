@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { type SecureContext, TLSSocket, type TlsOptions, createSecureContext } from "node:tls";
+import { type Server as TlsServer, type TLSSocket, type TlsOptions, createServer as createTlsServer } from "node:tls";
 
 /** The first byte of every TLS connection: a handshake record (RFC 8446 §5.1, RFC 5246 §6.2.1). */
 const HANDSHAKE_RECORD = 0x16;
@@ -8,20 +8,37 @@ const HANDSHAKE_RECORD = 0x16;
  * The TLS side of a `wss://` listener: each connection's first byte tells a TLS client
  * from a plain HTTP one (answered with a 400 that says to use `wss://`, rather than a
  * reset), then the TLS handshake runs on the same socket, bounded in time.
+ *
+ * The handshake is a `tls.Server`'s, which never listens: the connections are handed to
+ * it. So every `tls.createServer` option means what it means there: client certificates
+ * (`requestCert`) are refused unless they verify, as `rejectUnauthorized` (default true)
+ * asks, and SNI, session resumption and ALPN callbacks work. A bare `TLSSocket` would
+ * take any client certificate: only `tls.Server` checks the verification result.
  */
 export class TlsHandshake {
-  private readonly context: SecureContext;
+  private readonly server: TlsServer;
+  /** What to do with each connection once it is secure, by its peer's address and port. */
+  private readonly waiting = new Map<string, (tls: TLSSocket) => void>();
 
   constructor(
-    private readonly options: TlsOptions,
+    options: TlsOptions,
     private readonly timeoutMs: number,
   ) {
     // A context without a certificate would fail every handshake ("no shared cipher").
     if (options.pfx === undefined && (options.key === undefined || options.cert === undefined)) {
       throw new TypeError("tls needs a certificate and its key: key and cert (PEM), or pfx");
     }
-    // Made once: a bad key or certificate fails createServer, not the first connection.
-    this.context = createSecureContext(options);
+    // The context is made here: a bad key or certificate fails createServer, not the first connection.
+    this.server = createTlsServer({ ...options, handshakeTimeout: timeoutMs, ALPNProtocols: ["http/1.1"] });
+    // A client that refuses our certificate, is refused, or speaks broken TLS ends here.
+    this.server.on("tlsClientError", (_error, tls) => tls.destroy());
+    this.server.on("secureConnection", (tls: TLSSocket) => {
+      const key = peerKey(tls);
+      const secured = this.waiting.get(key);
+      this.waiting.delete(key);
+      if (secured === undefined) tls.destroy();
+      else secured(tls);
+    });
   }
 
   /**
@@ -30,8 +47,22 @@ export class TlsHandshake {
    * fails or does not finish within the time allowed destroys the socket.
    */
   start(socket: Socket, secured: (tls: TLSSocket) => void, plaintext: (socket: Socket, first: Buffer) => void): void {
+    // A TCP connection's peer address and port name it among the open ones: the
+    // `secureConnection` event gives the TLS socket alone, which has the same peer.
+    const key = peerKey(socket);
+    if (socket.remotePort === undefined) {
+      socket.destroy(); // reset before it was accepted: no peer, nothing to answer
+      return;
+    }
     const timer = setTimeout(() => socket.destroy(), this.timeoutMs);
-    socket.on("close", () => clearTimeout(timer));
+    const onSecure = (tls: TLSSocket): void => {
+      clearTimeout(timer);
+      secured(tls);
+    };
+    socket.on("close", () => {
+      clearTimeout(timer);
+      if (this.waiting.get(key) === onSecure) this.waiting.delete(key);
+    });
     socket.once("data", (first: Buffer) => {
       socket.pause();
       if (first[0] !== HANDSHAKE_RECORD) {
@@ -40,19 +71,12 @@ export class TlsHandshake {
         return;
       }
       socket.unshift(first);
-      const tls = new TLSSocket(socket, {
-        isServer: true,
-        secureContext: this.context,
-        requestCert: this.options.requestCert,
-        rejectUnauthorized: this.options.rejectUnauthorized,
-        ALPNProtocols: ["http/1.1"],
-      });
-      // A client that refuses our certificate, or speaks broken TLS, ends here.
-      tls.on("error", () => tls.destroy());
-      tls.once("secure", () => {
-        clearTimeout(timer);
-        secured(tls);
-      });
+      this.waiting.set(key, onSecure);
+      this.server.emit("connection", socket);
     });
   }
+}
+
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }

@@ -6,6 +6,7 @@
  * - `localhost`: signed by `ca`, for DNS:localhost and IP:127.0.0.1.
  * - `alt`: signed by `ca`, for DNS:alt.test only (served by SNI, or a name mismatch).
  * - `selfSigned`: a self-signed leaf for DNS:localhost and IP:127.0.0.1, trusted by no one.
+ * - `client`: signed by `ca` for client authentication (mutual TLS), CN "wsraw test client".
  *
  * Without `openssl` the TLS tests are skipped with a message naming Debian's `openssl`
  * package, except under CI=true, where they run (and fail): CI must not skip them silently.
@@ -44,6 +45,7 @@ export interface TestCerts {
   localhost: KeyPair;
   alt: KeyPair;
   selfSigned: KeyPair;
+  client: KeyPair;
 }
 
 function openssl(args: readonly string[], cwd: string): Promise<void> {
@@ -71,10 +73,10 @@ function config(commonName: string, extensions: string[]): string {
   ].join("\n");
 }
 
-const LEAF_EXTENSIONS = (names: string) => [
+const LEAF_EXTENSIONS = (names: string, usage = "serverAuth") => [
   "basicConstraints = critical, CA:FALSE",
   "keyUsage = critical, digitalSignature, keyEncipherment",
-  "extendedKeyUsage = serverAuth",
+  `extendedKeyUsage = ${usage}`,
   `subjectAltName = ${names}`,
 ];
 
@@ -95,8 +97,15 @@ async function selfSigned(dir: string, name: string, commonName: string, extensi
 }
 
 /** A certificate for `names` (subjectAltName syntax) signed by the `ca` in `dir`. */
-async function signedByCa(dir: string, name: string, commonName: string, names: string, serial: number): Promise<KeyPair> {
-  await writeFile(join(dir, `${name}.cnf`), config(commonName, LEAF_EXTENSIONS(names)));
+async function signedByCa(
+  dir: string,
+  name: string,
+  commonName: string,
+  names: string,
+  serial: number,
+  usage?: string,
+): Promise<KeyPair> {
+  await writeFile(join(dir, `${name}.cnf`), config(commonName, LEAF_EXTENSIONS(names, usage)));
   await openssl(["req", "-new", ...EC_KEY, "-config", `${name}.cnf`, "-keyout", `${name}.key`, "-out", `${name}.csr`], dir);
   await openssl(
     [
@@ -117,12 +126,13 @@ export async function makeCerts(): Promise<TestCerts> {
       "keyUsage = critical, keyCertSign, cRLSign",
       "subjectKeyIdentifier = hash",
     ]);
-    const [localhost, alt, self] = await Promise.all([
+    const [localhost, alt, self, client] = await Promise.all([
       signedByCa(dir, "localhost", "localhost", "DNS:localhost, IP:127.0.0.1", 1001),
       signedByCa(dir, "alt", "alt.test", "DNS:alt.test", 1002),
       selfSigned(dir, "self", "localhost", LEAF_EXTENSIONS("DNS:localhost, IP:127.0.0.1")),
+      signedByCa(dir, "client", "wsraw test client", "DNS:client.test", 1003, "clientAuth"),
     ]);
-    return { dir, ca, localhost, alt, selfSigned: self };
+    return { dir, ca, localhost, alt, selfSigned: self, client };
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;

@@ -9,6 +9,9 @@
  *   client is served after each; `handleUpgrade` behind `node:https` serves wss:// and a
  *   plain https:// route on one port; `wsraw echo --tls-cert --tls-key` (the CLI, from
  *   dist/: run `npm run build` first when running this file alone).
+ * - mutual TLS (`tls: { requestCert: true, ca }`): a client's certificate (`connect`'s
+ *   `cert` and `key`) is checked as `tls.createServer` checks it, and `req.tls` shows it;
+ *   `SNICallback` picks the certificate.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -21,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ConnectOptions,
   HandshakeError,
+  type PeerTls,
   type ServerOptions,
   type WsrawServer,
   connect,
@@ -306,6 +310,87 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls }): bad 
     await expectServes(url(), { ca: certs.ca.cert });
     await expectServes(url("127.0.0.1"), { ca: certs.ca.cert });
     expect(errors).toEqual([]);
+  });
+});
+
+describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls }) as tls.createServer: client certificates (connect's cert and key), SNI"), () => {
+  /** A wss:// server asking for client certificates; `authorize` records each `req.tls` it sees. */
+  async function mutualTls(tls: ServerOptions["tls"] = {}) {
+    const seen: Array<PeerTls | undefined> = [];
+    const { port } = await resources.server(
+      { "/echo": echoRoute() },
+      {
+        tls: { key: certs.localhost.key, cert: certs.localhost.cert, ca: certs.ca.cert, requestCert: true, ...tls },
+        authorize: (req) => {
+          seen.push(req.tls);
+          return true;
+        },
+      },
+    );
+    return { seen, url: `wss://localhost:${port}/echo` };
+  }
+  const trusting = { ca: certs?.ca.cert, handshakeTimeoutMs: 5_000 };
+
+  it("serves a client whose certificate the ca signed, and req.tls shows who it is", async () => {
+    const { seen, url } = await mutualTls();
+    await expectServes(url, { ...trusting, ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key });
+    expect(seen).toHaveLength(1);
+    const tls = seen[0]!;
+    expect(tls).toMatchObject({ authorized: true, authorizationError: undefined, servername: "localhost" });
+    expect(tls.protocol).toMatch(/^TLSv1\.[23]$/);
+    expect(tls.certificate?.subject.CN).toBe("wsraw test client");
+    expect(tls.certificate?.issuer.CN).toBe("wsraw test CA");
+  });
+
+  it("refuses, as tls.createServer does, a client without a certificate or with one the ca did not sign", async () => {
+    const { seen, url } = await mutualTls();
+    await rejection(connect(url, { ...trusting, ca: certs.ca.cert }), "a client without a certificate");
+    await rejection(
+      connect(url, { ...trusting, ca: certs.ca.cert, cert: certs.selfSigned.cert, key: certs.selfSigned.key }),
+      "a client with a self-signed certificate",
+    );
+    expect(seen, "no refused client reached authorize").toEqual([]);
+    await expectServes(url, { ...trusting, ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key });
+    expect(seen).toHaveLength(1);
+  });
+
+  it("with rejectUnauthorized: false serves them all, and req.tls says which did not verify and why", async () => {
+    const { seen, url } = await mutualTls({ rejectUnauthorized: false });
+    await expectServes(url, { ...trusting, ca: certs.ca.cert });
+    await expectServes(url, { ...trusting, ca: certs.ca.cert, cert: certs.selfSigned.cert, key: certs.selfSigned.key });
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatchObject({ authorized: false, certificate: undefined });
+    expect(seen[0]!.authorizationError).toMatch(/^[A-Z_]{6,}$/);
+    expect(seen[1]).toMatchObject({ authorized: false });
+    // An OpenSSL code: this leaf is for servers and not from the ca (INVALID_PURPOSE comes first).
+    expect(seen[1]!.authorizationError).toMatch(/^[A-Z_]{6,}$/);
+    expect(seen[1]!.certificate?.subject.CN).toBe("localhost");
+  });
+
+  it("SNICallback picks the certificate by the name the client asks for, which req.tls shows", async () => {
+    const seen: Array<PeerTls | undefined> = [];
+    const alt = createSecureContext({ key: certs.alt.key, cert: certs.alt.cert });
+    const { port } = await resources.server(
+      { "/echo": echoRoute() },
+      {
+        tls: {
+          key: certs.localhost.key,
+          cert: certs.localhost.cert,
+          SNICallback: (name, done) => done(null, name === "alt.test" ? alt : undefined),
+        },
+        authorize: (req) => (seen.push(req.tls), true),
+      },
+    );
+    await expectServes(`wss://127.0.0.1:${port}/echo`, { ...trusting, ca: certs.ca.cert, servername: "alt.test" });
+    await expectServes(`wss://localhost:${port}/echo`, { ...trusting, ca: certs.ca.cert });
+    expect(seen.map((tls) => tls?.servername)).toEqual(["alt.test", "localhost"]);
+  });
+
+  it("req.tls is undefined over plain TCP", async () => {
+    const seen: unknown[] = [];
+    const { port } = await resources.server({ "/echo": echoRoute() }, { authorize: (req) => (seen.push(req.tls), true) });
+    await expectServes(`ws://127.0.0.1:${port}/echo`);
+    expect(seen).toEqual([undefined]);
   });
 });
 
