@@ -12,7 +12,13 @@ export class ConnectionClosedError extends Error {
     readonly code: number,
     /** The close reason, possibly empty. */
     readonly reason: string,
+    /** This end has sent its close frame (`close()`) and the peer has not answered yet. */
+    closingHere = false,
   ) {
-    super(`WebSocket connection is closed (${code}${reason ? `: ${reason}` : ""}); nothing was sent`);
+    super(
+      closingHere
+        ? "WebSocket connection is closing: close() was called, and the peer's close frame is awaited; nothing was sent"
+        : `WebSocket connection is closed (${code}${reason ? `: ${reason}` : ""}); nothing was sent`,
+    );
   }
 }

@@ -368,7 +368,8 @@ export class WebSocket implements AsyncIterable<Message> {
    * `closeTimeoutMs` for the peer's, then closes TCP. Does nothing if already closing.
    * Messages already queued can still be read; `wait()` then gives `null`, and messages
    * the peer sent before it saw our close frame are not delivered (as in the browser API).
-   * Throws `RangeError` for a code that may not be sent or a reason over 123 bytes.
+   * Throws `RangeError` for a code that may not be sent or a reason over 123 bytes, and
+   * `TypeError` for a code that is not a number.
    */
   close(code: number = CloseCode.Normal, reason = ""): void {
     const frame = this.closeFrame(code, reason);
@@ -746,7 +747,8 @@ export class WebSocket implements AsyncIterable<Message> {
   private assertOpen(): void {
     if (this.state === ReadyState.OPEN) return;
     const status = this.endingOf?.failure ?? this.endingOf?.peerClose;
-    throw new ConnectionClosedError(status?.code ?? CloseCode.Abnormal, status?.reason ?? "");
+    const closingHere = status === undefined && this.state === ReadyState.CLOSING;
+    throw new ConnectionClosedError(status?.code ?? CloseCode.Abnormal, status?.reason ?? "", closingHere);
   }
 
   /** Throws once `adding` bytes would take the unsent data past `maxBufferedAmount` (see `overBufferLimit`). */

@@ -214,6 +214,7 @@ export function encodeClose(code?: number, reason = "", options: { mask?: boolea
     if (reason !== "") throw new RangeError("a close reason needs a close code");
     return encodeFrame(Opcode.Close, EMPTY, { mask: options.mask })[0];
   }
+  if (typeof code !== "number") throw new TypeError(`a close code is a number, got ${typeof code} ${String(code)}`);
   if (!Number.isInteger(code) || !isValidCloseCode(code)) {
     throw new RangeError(`close code ${code} may not be sent (RFC 6455 §7.4)`);
   }

@@ -234,6 +234,11 @@ describe("encodeClose", () => {
     expect(() => encodeClose(code)).toThrow(RangeError);
   });
 
+  it.each(["1000", null, 1000n])("code %s, not a number, is a TypeError that says so", (code) => {
+    expect(() => encodeClose(code as unknown as number)).toThrow(/a close code is a number, got/);
+    expect(() => encodeClose(code as unknown as number)).toThrow(TypeError);
+  });
+
   it("a reason without a code is a RangeError", () => {
     expect(() => encodeClose(undefined, "why")).toThrow(RangeError);
   });

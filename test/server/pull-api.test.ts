@@ -167,6 +167,8 @@ describe("writing and state", () => {
     ws.close(4000, "closing now");
     expect(ws.readyState).toBe(ReadyState.CLOSING);
     expect(() => ws.send("while closing")).toThrow(ConnectionClosedError);
+    // Not "closed (1006)": no code is known until the peer answers, and this end is why.
+    expect(() => ws.send("while closing")).toThrow(/closing: close\(\) was called/);
     expect(() => ws.ping()).toThrow(ConnectionClosedError);
     expect(await client.nextFrame()).toEqual({ type: "close", code: 4000, reason: "closing now" });
     client.sendClose(4000);
