@@ -77,7 +77,8 @@ const MAX_ERROR_BODY = 64 * 1024;
 const ERROR_BODY_WAIT_MS = 1_000;
 
 /**
- * Opens a WebSocket connection to `url` (`ws://` or `wss://`) and resolves once the
+ * Opens a WebSocket connection to `url` (`ws://` or `wss://`; `http://` and `https://`
+ * mean the same, as in the browser's `WebSocket`) and resolves once the
  * server has accepted the handshake, with a `WebSocket` that has the server side's pull
  * API: `wait()`, `read()`, `send()`, `for await`, `close()`, `closed`...
  *
@@ -97,9 +98,14 @@ const ERROR_BODY_WAIT_MS = 1_000;
  * ```
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
-  const target = typeof url === "string" ? new URL(url) : url;
+  const target = new URL(url);
+  // As the browser's WebSocket does (WHATWG WebSockets §3.1): http: means ws:, https: wss:.
+  if (target.protocol === "http:" || target.protocol === "https:") target.protocol = target.protocol === "http:" ? "ws:" : "wss:";
   if (target.protocol !== "ws:" && target.protocol !== "wss:") {
-    throw new TypeError(`connect() takes a ws:// or wss:// URL, got ${target.protocol}//`);
+    throw new TypeError(`connect() takes a ws:// or wss:// URL (or http://, https://), got ${target.protocol}//`);
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError("signal must be an AbortSignal, e.g. AbortSignal.timeout(10_000)");
   }
   if (target.hash !== "") throw new TypeError("A WebSocket URL has no fragment (RFC 6455 §3)");
   // Checked before connecting: a bad limit is the caller's error, not the connection's.

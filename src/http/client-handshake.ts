@@ -71,7 +71,11 @@ export function buildClientRequest(options: ClientRequestOptions): ClientRequest
     assertHeader("Origin", options.origin);
     lines.push(`Origin: ${options.origin}`);
   }
-  for (const [name, value] of Object.entries(options.headers ?? {})) {
+  const headers = options.headers ?? {};
+  if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
+    throw new TypeError('headers must be an object of names and values, e.g. { Authorization: "Bearer t" }');
+  }
+  for (const [name, value] of Object.entries(headers)) {
     assertHeader(name, value);
     if (HANDSHAKE_HEADERS.has(name.toLowerCase())) {
       throw new TypeError(`The ${name} header is set by the handshake itself and cannot be given`);

@@ -219,6 +219,28 @@ describe("the opening handshake", { timeout: CASE_MS }, () => {
     );
   });
 
+  it("takes an http:// URL as ws://, as the browser's WebSocket does, and leaves the caller's URL alone", async () => {
+    const given = new URL(server.url("/over-http?x=1").replace("ws://", "http://"));
+    const outcome = settle(connect(given));
+    const peer = await server.next();
+    const handshake = await peer.accept({ target: "/over-http?x=1" });
+    expect(handshake.target).toBe("/over-http?x=1");
+    const result = await within(outcome, WAIT_MS, "connect() to resolve");
+    if (!result.ok) throw result.error;
+    result.value.terminate();
+    expect(given.protocol).toBe("http:");
+    await expect(connect("ftp://127.0.0.1/")).rejects.toThrow(/takes a ws:\/\/ or wss:\/\/ URL \(or http:\/\/, https:\/\/\), got ftp:/);
+  });
+
+  it.each([
+    [{ headers: "X-A: b" }, /headers must be an object/],
+    [{ headers: [["X-A", "b"]] }, /headers must be an object/],
+    [{ signal: {} }, /signal must be an AbortSignal/],
+  ])("refuses %j before connecting, with a TypeError that says what it wants", async (options, message) => {
+    await expect(connect(server.url("/"), options as unknown as ConnectOptions)).rejects.toThrow(message);
+    await expect(connect(server.url("/"), options as unknown as ConnectOptions)).rejects.toBeInstanceOf(TypeError);
+  });
+
   it("uses a new random Sec-WebSocket-Key on every connection", async () => {
     // readHandshake refuses a key any earlier connection used; here, several in a row.
     const keys = new Set<string>();
@@ -996,7 +1018,7 @@ describe("what a client must handle", { timeout: CASE_MS }, () => {
     const { ws, peer } = await open();
     ws.close(4000, "done here");
     expect(ws.readyState).toBe(2);
-    expect(() => ws.send("x")).toThrow(/closed/);
+    expect(() => ws.send("x")).toThrow(/closing: close\(\) was called/);
     const close = await peer.readClose();
     expect(close).toEqual({ code: 4000, reason: "done here" });
     // Not closed until the server answers.
