@@ -3,8 +3,8 @@
  * The `wsraw` command:
  *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate] [--tls-cert F --tls-key F]
  *   wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate] [--tls-cert F --tls-key F]
- *   wsraw trace --listen PORT --target ws://HOST:PORT[/path] [--host H] [--json] [--preview BYTES]
- *   wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--trace] [--json]
+ *   wsraw trace --listen PORT --target ws[s]://HOST:PORT[/path] [--ca F] [--host H] [--json] [--preview BYTES]
+ *   wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--ca F] [--trace] [--json]
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -26,11 +26,12 @@ const USAGE = `usage:
   Both accept permessage-deflate (RFC 7692) when the client offers it, keeping no
   compression context between messages; --no-deflate declines it. With --tls-cert and
   --tls-key (PEM files) both serve wss:// and https:// instead.
-  wsraw trace --listen PORT --target ws://HOST:PORT[/path] [--host H] [--json] [--preview BYTES]
+  wsraw trace --listen PORT --target ws[s]://HOST:PORT[/path] [--ca F] [--host H] [--json] [--preview BYTES]
       a relay that forwards every byte unchanged and prints the handshake and each frame,
       field by field with its RFC 6455 section, pointing out (and forwarding) violations;
-      --json prints one JSON object per event
-  wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--trace]
+      --json prints one JSON object per event; clients connect with ws://, and to a wss://
+      target the relay speaks TLS (--ca: trust the CA certificates of that PEM file)
+  wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--ca F] [--trace]
       an interactive client: each stdin line is sent as a text message (--binary-hex: hex
       bytes as a binary one), every message is printed; EOF or Ctrl-C closes with 1000;
       --deflate offers permessage-deflate; --trace prints the annotated frames on stderr`;

@@ -5,20 +5,21 @@ import { connect } from "../client/connect.js";
 import type { Message } from "../connection/websocket.js";
 import { closeCodeMeaning } from "./close-meaning.js";
 import { Relay } from "./relay.js";
-import { eventPrinter } from "./trace-command.js";
+import { eventPrinter, readCa } from "./trace-command.js";
 import { parseTraceTarget } from "./trace-target.js";
 import { UsageError } from "./usage-error.js";
 
 /**
  * `wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex]
- * [--deflate] [--trace] [--json]`: an interactive client in the spirit of wscat. Each stdin
+ * [--deflate] [--ca FILE] [--trace] [--json]`: an interactive client in the spirit of wscat. Each stdin
  * line is sent as a text message (with --binary-hex, hex bytes as a binary one); every
  * message received is printed as `< text` or `< (binary, N bytes) hex`. EOF or Ctrl-C
  * closes with 1000 and waits for the server's close frame (RFC 6455 §7.1.2).
  *
  * With --trace the connection goes through an in-process relay on 127.0.0.1 and the
- * annotated frames go to stderr; so the `Host` header names the relay, and only ws://
- * can be traced.
+ * annotated frames go to stderr; so the `Host` header names the relay (for `wss://`, the
+ * relay is the TLS client). `--ca FILE` trusts those certificate authorities (PEM) instead
+ * of Node's.
  *
  * @returns the exit status: 0 when the close handshake completed, 1 otherwise.
  */
@@ -33,6 +34,7 @@ export async function connectCommand(args: string[]): Promise<number> {
       deflate: { type: "boolean" },
       trace: { type: "boolean" },
       json: { type: "boolean" },
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("connect needs one ws:// or wss:// URL");
@@ -45,15 +47,16 @@ export async function connectCommand(args: string[]): Promise<number> {
   }
   const binaryHex = values["binary-hex"] ?? false;
 
+  const ca = readCa(values.ca);
   let relay: Relay | undefined;
   if (values.trace) {
     const target = parseTraceTarget("connect --trace", url.href);
-    relay = await Relay.start({ port: 0, target, onEvent: eventPrinter(process.stderr, values.json ?? false) });
+    relay = await Relay.start({ port: 0, target: { ...target, ca }, onEvent: eventPrinter(process.stderr, values.json ?? false) });
     url = new URL(`ws://127.0.0.1:${relay.port}${target.path}`);
   }
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   try {
-    const ws = await connect(url, { protocols: values.protocol, headers, perMessageDeflate: values.deflate ?? false });
+    const ws = await connect(url, { protocols: values.protocol, headers, perMessageDeflate: values.deflate ?? false, ca });
     const agreed = [ws.protocol && `subprotocol ${ws.protocol}`, ws.extensions && `extensions ${ws.extensions}`].filter(Boolean);
     out(`connected to ${positionals[0]}${agreed.length > 0 ? ` (${agreed.join("; ")})` : ""}`);
 

@@ -1,11 +1,15 @@
-import { type AddressInfo, type Server, type Socket, connect as netConnect, createServer as createNetServer } from "node:net";
+import { type AddressInfo, type Server, type Socket, isIP, connect as netConnect, createServer as createNetServer } from "node:net";
+import { type ConnectionOptions, type SecureContextOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
 import { ConnectionAnnotator, type ConnectionAnnotatorOptions } from "./connection-annotator.js";
 import type { Direction, TraceEvent } from "./events.js";
 
 /** Options of {@link Relay.start}. */
 export interface RelayOptions {
-  /** Where each connection is forwarded. */
-  target: { host: string; port: number };
+  /**
+   * Where each connection is forwarded; with `secure`, over TLS (the target's certificate
+   * is checked against Node's CAs, or `ca`).
+   */
+  target: { host: string; port: number; secure?: boolean; ca?: SecureContextOptions["ca"] };
   /** The port to listen on; 0 picks a free one. */
   port: number;
   /** The address to listen on. Default 127.0.0.1. */
@@ -61,6 +65,18 @@ export class Relay {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
+  /** A connection to the target: TCP, or TLS for a `wss://` one (SNI: its host name). */
+  private connectTarget(): Socket {
+    const { host, port, secure, ca } = this.options.target;
+    if (!secure) return netConnect({ host, port, allowHalfOpen: true, noDelay: true });
+    const servername = isIP(host) === 0 ? host : undefined;
+    // allowHalfOpen is honoured by tls.connect (a FIN passes through), though not typed.
+    const options: ConnectionOptions & { allowHalfOpen: boolean } = { host, port, servername, ca, allowHalfOpen: true, ALPNProtocols: ["http/1.1"] };
+    const socket = tlsConnect(options);
+    socket.setNoDelay(true);
+    return socket;
+  }
+
   private relay(client: Socket): void {
     const id = ++this.count;
     const { host, port } = this.options.target;
@@ -68,7 +84,7 @@ export class Relay {
       for (const event of events) this.options.onEvent(event);
     };
     emit([{ type: "connection", connection: id, from: `${client.remoteAddress}:${client.remotePort}`, target: `${host}:${port}` }]);
-    const server = netConnect({ host, port, allowHalfOpen: true, noDelay: true });
+    const server = this.connectTarget();
     const sides: Record<Direction, Socket> = { client, server };
     let annotator: ConnectionAnnotator | undefined = new ConnectionAnnotator(id, this.options.annotator);
     const received: Record<Direction, number> = { client: 0, server: 0 };
@@ -107,7 +123,14 @@ export class Relay {
         sink.destroy();
       });
     }
-    server.once("connect", () => transport("target-connected", "server", `connected to the target ${host}:${port}`));
+    if (this.options.target.secure) {
+      server.once("secureConnect", () => {
+        const tls = server as TLSSocket;
+        transport("target-connected", "server", `connected to the target ${host}:${port} over ${tls.getProtocol()}, certificate verified`);
+      });
+    } else {
+      server.once("connect", () => transport("target-connected", "server", `connected to the target ${host}:${port}`));
+    }
     let open = 2;
     const onClose = (): void => {
       if (--open > 0) return;

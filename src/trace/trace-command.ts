@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { TraceEvent } from "./events.js";
 import { Relay } from "./relay.js";
@@ -14,9 +15,11 @@ export function eventPrinter(stream: NodeJS.WriteStream, json: boolean): (event:
 }
 
 /**
- * `wsraw trace --listen PORT --target ws://HOST:PORT[/path] [--json] [--preview BYTES]`:
- * runs the annotating relay until SIGINT or SIGTERM. The line saying where it listens
- * goes to stdout in text mode, to stderr with --json (so stdout is JSON only).
+ * `wsraw trace --listen PORT --target ws[s]://HOST:PORT[/path] [--ca FILE] [--json]
+ * [--preview BYTES]`: runs the annotating relay until SIGINT or SIGTERM. For a `wss://`
+ * target the relay is the TLS client (its certificate checked against Node's CAs, or
+ * those of `--ca`), and clients connect to it with plain `ws://`. The line saying where it
+ * listens goes to stdout in text mode, to stderr with --json (so stdout is JSON only).
  */
 export async function traceCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -27,10 +30,11 @@ export async function traceCommand(args: string[]): Promise<void> {
       target: { type: "string" },
       json: { type: "boolean" },
       preview: { type: "string" },
+      ca: { type: "string" },
     },
   });
   if (values.listen === undefined) throw new UsageError("trace needs --listen PORT");
-  if (values.target === undefined) throw new UsageError("trace needs --target ws://HOST:PORT[/path]");
+  if (values.target === undefined) throw new UsageError("trace needs --target ws[s]://HOST:PORT[/path]");
   const port = integer("listen", values.listen);
   const previewBytes = values.preview === undefined ? undefined : integer("preview", values.preview);
   const target = parseTraceTarget("--target", values.target);
@@ -38,18 +42,28 @@ export async function traceCommand(args: string[]): Promise<void> {
   const relay = await Relay.start({
     port,
     host: values.host ?? "127.0.0.1",
-    target,
+    target: { ...target, ca: readCa(values.ca) },
     onEvent: eventPrinter(process.stdout, json),
     annotator: { previewBytes },
   });
   const host = values.host ?? "127.0.0.1";
-  const listening = `wsraw trace: listening on ws://${host.includes(":") ? `[${host}]` : host}:${relay.port}${target.path}, relaying to ws://${values.target.replace(/^ws:\/\//, "")}\n`;
+  const listening = `wsraw trace: listening on ws://${host.includes(":") ? `[${host}]` : host}:${relay.port}${target.path}, relaying to ${values.target}\n`;
   (json ? process.stderr : process.stdout).write(listening);
   const shutdown = (): void => {
     relay.close().finally(() => process.exit(0));
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
+}
+
+/** The certificate authorities of `--ca FILE` (PEM), to trust instead of Node's for a wss:// target. */
+export function readCa(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new UsageError(`--ca: cannot read ${file}: ${(error as Error).message}`);
+  }
 }
 
 function integer(name: string, value: string): number {

@@ -1,25 +1,34 @@
 import { UsageError } from "./usage-error.js";
 
-/** Where a relay forwards to, from a `ws://HOST:PORT[/path]` URL. */
+/** Where a relay forwards to, from a `ws://` or `wss://` URL. */
 export interface TraceTarget {
   host: string;
   port: number;
   /** The path and query to suggest to clients; the relay forwards whatever path they ask for. */
   path: string;
+  /** `wss://`: the relay speaks TLS to the target (and plain TCP to its clients). */
+  secure: boolean;
 }
 
 /**
- * Reads a `ws://` URL to relay to. `wss://` is refused: the relay reads the bytes it
- * forwards, and TLS bytes cannot be read.
+ * Reads a `ws://` or `wss://` URL to relay to. For `wss://` the relay is the TLS client
+ * of the target, so the bytes it forwards and reads are the WebSocket's own.
  */
 export function parseTraceTarget(flag: string, value: string): TraceTarget {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`${flag} must be a ws:// URL, got ${JSON.stringify(value)}`);
+    throw new UsageError(`${flag} must be a ws:// or wss:// URL, got ${JSON.stringify(value)}`);
   }
-  if (url.protocol === "wss:") throw new UsageError(`${flag}: wss:// cannot be traced, its bytes are encrypted; use ws://`);
-  if (url.protocol !== "ws:") throw new UsageError(`${flag} must be a ws:// URL, got ${url.protocol}//`);
-  return { host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(url.port || 80), path: `${url.pathname || "/"}${url.search}` };
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new UsageError(`${flag} must be a ws:// or wss:// URL, got ${url.protocol}//`);
+  }
+  const secure = url.protocol === "wss:";
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(url.port || (secure ? 443 : 80)),
+    path: `${url.pathname || "/"}${url.search}`,
+    secure,
+  };
 }

@@ -6,10 +6,11 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoRoute } from "../../src/apps/echo.js";
 import { requireWebSocket } from "../../src/index.js";
 import { killChild, runNode, useResources, within } from "../support/index.js";
+import { type TestCerts, makeCerts, opensslSkip, removeCerts, tlsTitle } from "../client/certs.js";
 import { until } from "./helpers.js";
 
 const resources = useResources();
@@ -116,7 +117,8 @@ describe("wsraw trace and wsraw connect", () => {
   it.each([
     ["trace without --listen", ["trace", "--target", "ws://127.0.0.1:9/"], /needs --listen/],
     ["trace without --target", ["trace", "--listen", "0"], /needs --target/],
-    ["trace to wss://", ["trace", "--listen", "0", "--target", "wss://127.0.0.1:9/"], /wss:\/\/ cannot be traced/],
+    ["trace to http://", ["trace", "--listen", "0", "--target", "http://127.0.0.1:9/"], /must be a ws:\/\/ or wss:\/\/ URL, got http:/],
+    ["an unreadable --ca", ["trace", "--listen", "0", "--target", "wss://127.0.0.1:9/", "--ca", "/nonexistent/ca.pem"], /--ca: cannot read \/nonexistent\/ca\.pem/],
     ["connect without a URL", ["connect"], /needs one ws:\/\/ or wss:\/\/ URL/],
     ["connect with a bad --header", ["connect", "ws://127.0.0.1:9/", "--header", "nocolon"], /--header must be "Name: value"/],
     ["an unknown option", ["trace", "--listen", "0", "--bogus"], /Unknown option '--bogus'/],
@@ -125,5 +127,59 @@ describe("wsraw trace and wsraw connect", () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
     expect(stderr).toMatch(/usage:/);
+  });
+});
+
+describe.skipIf(opensslSkip !== undefined)(tlsTitle("wsraw trace and wsraw connect --trace to a wss:// server"), () => {
+  let certs: TestCerts;
+  beforeAll(async () => {
+    certs = await makeCerts();
+  });
+  afterAll(async () => {
+    await removeCerts(certs);
+  });
+
+  it("the relay speaks TLS to the target, checks its certificate (--ca) and traces the frames in clear", async () => {
+    const echo = await resources.server({ "/echo": echoRoute() }, { tls: { key: certs.localhost.key, cert: certs.localhost.cert } });
+    const target = `wss://localhost:${echo.port}/echo`;
+    const trace = spawnCli(["trace", "--listen", "0", "--target", target, "--ca", certs.ca.certFile]);
+    await trace.waitFor(new RegExp(`listening on ws://127\\.0\\.0\\.1:\\d+/echo, relaying to ${target.replace(/[.]/g, "\\.")}`));
+    const relayPort = /127\.0\.0\.1:(\d+)\/echo,/.exec(trace.stdout())![1];
+
+    const client = spawnCli(["connect", `ws://127.0.0.1:${relayPort}/echo`]);
+    await client.waitFor(/^connected to /m);
+    client.child.stdin.write("through TLS\n");
+    await client.waitFor(/^< through TLS$/m);
+    client.child.stdin.end();
+    expect(await client.exit()).toBe(0);
+
+    await trace.waitFor(/closed: \d+ bytes from the client, \d+ from the server, forwarded/);
+    expect(trace.stdout()).toMatch(/connected to the target localhost:\d+ over TLSv1\.[23], certificate verified/);
+    expect(trace.stdout()).toContain('payload (unmasked) "through TLS"');
+    expect(trace.stdout()).not.toContain("violation");
+  });
+
+  it("without --ca the test CA is not trusted: the trace says why and the client is refused", async () => {
+    const echo = await resources.server({ "/echo": echoRoute() }, { tls: { key: certs.localhost.key, cert: certs.localhost.cert } });
+    const trace = spawnCli(["trace", "--listen", "0", "--target", `wss://localhost:${echo.port}/echo`]);
+    await trace.waitFor(/listening on/);
+    const relayPort = /127\.0\.0\.1:(\d+)\/echo,/.exec(trace.stdout())![1];
+    const { code, stderr } = await runNode([CLI, "connect", `ws://127.0.0.1:${relayPort}/echo`]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/closed the connection before answering/);
+    await trace.waitFor(/target localhost:\d+: .*(certificate|issuer)/i);
+    expect(echo.server.connections).toBe(0);
+  });
+
+  it("connect --trace --ca: the in-process relay does the same", async () => {
+    const echo = await resources.server({ "/echo": echoRoute() }, { tls: { key: certs.localhost.key, cert: certs.localhost.cert } });
+    const client = spawnCli(["connect", `wss://localhost:${echo.port}/echo`, "--ca", certs.ca.certFile, "--trace"]);
+    await client.waitFor(/^connected to wss:/m);
+    client.child.stdin.write("traced\n");
+    await client.waitFor(/^< traced$/m);
+    client.child.stdin.end();
+    expect(await client.exit()).toBe(0);
+    expect(client.stderr()).toMatch(/over TLSv1\.[23], certificate verified/);
+    expect(client.stderr()).toContain('payload (unmasked) "traced"');
   });
 });
