@@ -100,7 +100,8 @@ const ERROR_BODY_WAIT_MS = 1_000;
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WebSocket> {
   const target = new URL(url);
   // As the browser's WebSocket does (WHATWG WebSockets §3.1): http: means ws:, https: wss:.
-  if (target.protocol === "http:" || target.protocol === "https:") target.protocol = target.protocol === "http:" ? "ws:" : "wss:";
+  if (target.protocol === "http:") target.protocol = "ws:";
+  else if (target.protocol === "https:") target.protocol = "wss:";
   if (target.protocol !== "ws:" && target.protocol !== "wss:") {
     throw new TypeError(`connect() takes a ws:// or wss:// URL (or http://, https://), got ${target.protocol}//`);
   }

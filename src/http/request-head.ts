@@ -55,20 +55,7 @@ const EMPTY = Buffer.alloc(0);
 // HTTP-name is case-sensitive ("HTTP", RFC 9112 §2.3).
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ ]+) HTTP\/(\d)\.(\d)$/;
 
-/**
- * Incremental parser for one HTTP/1.x message head (a request's, or a response's: see
- * `ResponseHeadParser`), fed with byte chunks as they arrive.
- *
- * Sans-I/O: it never touches a socket; the caller pushes bytes and gets back the head once
- * the empty line (CRLF CRLF) has been seen. Memory is bounded by `maxHeaderSize`.
- *
- * Line endings must be CRLF. RFC 9112 §2.2 lets a recipient accept a bare LF, but a
- * WebSocket peer always sends CRLF, and accepting both is how request-smuggling
- * discrepancies between parsers start; a bare LF or bare CR is a 400.
- */
-/**
- * What tells a request head from a response head, for {@link HeadParser}.
- */
+/** What tells a request head from a response head, for {@link HeadParser}. */
 export interface HeadSyntax<Head> {
   /** "Request" or "Response", for messages. */
   kind: string;
@@ -85,6 +72,17 @@ export interface HeadSyntax<Head> {
   skipLeadingEmptyLines: boolean;
 }
 
+/**
+ * Incremental parser for one HTTP/1.x message head (a request's, or a response's: see
+ * `ResponseHeadParser`), fed with byte chunks as they arrive.
+ *
+ * Sans-I/O: it never touches a socket; the caller pushes bytes and gets back the head once
+ * the empty line (CRLF CRLF) has been seen. Memory is bounded by `maxHeaderSize`.
+ *
+ * Line endings must be CRLF. RFC 9112 §2.2 lets a recipient accept a bare LF, but a
+ * WebSocket peer always sends CRLF, and accepting both is how request-smuggling
+ * discrepancies between parsers start; a bare LF or bare CR is a 400.
+ */
 export class HeadParser<Head> {
   readonly #maxHeaderSize: number;
   readonly #syntax: HeadSyntax<Head>;

@@ -11,10 +11,11 @@ import { UsageError } from "./usage-error.js";
 
 /**
  * `wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex]
- * [--deflate] [--ca FILE] [--trace] [--json]`: an interactive client in the spirit of wscat. Each stdin
- * line is sent as a text message (with --binary-hex, hex bytes as a binary one); every
- * message received is printed as `< text` or `< (binary, N bytes) hex`. EOF or Ctrl-C
- * closes with 1000 and waits for the server's close frame (RFC 6455 §7.1.2).
+ * [--deflate] [--ca FILE] [--trace] [--json]`: an interactive client in the spirit of
+ * wscat. Each stdin line is sent as a text message (with --binary-hex, hex bytes as a
+ * binary one); every message received is printed as `< text` or `< (binary, N bytes)
+ * hex`. EOF or Ctrl-C closes with 1000 and waits for the server's close frame (RFC 6455
+ * §7.1.2).
  *
  * With --trace the connection goes through an in-process relay on 127.0.0.1 and the
  * annotated frames go to stderr; so the `Host` header names the relay (for `wss://`, the

@@ -71,7 +71,14 @@ export class Relay {
     if (!secure) return netConnect({ host, port, allowHalfOpen: true, noDelay: true });
     const servername = isIP(host) === 0 ? host : undefined;
     // allowHalfOpen is honoured by tls.connect (a FIN passes through), though not typed.
-    const options: ConnectionOptions & { allowHalfOpen: boolean } = { host, port, servername, ca, allowHalfOpen: true, ALPNProtocols: ["http/1.1"] };
+    const options: ConnectionOptions & { allowHalfOpen: boolean } = {
+      host,
+      port,
+      servername,
+      ca,
+      allowHalfOpen: true,
+      ALPNProtocols: ["http/1.1"],
+    };
     const socket = tlsConnect(options);
     socket.setNoDelay(true);
     return socket;
