@@ -90,7 +90,7 @@ export class Heartbeat {
         continue;
       }
       if (ws.pingSentAt === 0) ws.pingSentAt = now;
-      ws.ping();
+      ws.heartbeatPing();
     }
     const check = setTimeout(() => {
       this.checks.delete(check);

@@ -1,5 +1,6 @@
 import process from "node:process";
 import { Buffer } from "node:buffer";
+import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import {
   CloseCode,
@@ -332,12 +333,40 @@ export class WebSocket implements AsyncIterable<Message> {
     this.counted(length);
   }
 
-  /** Sends a ping (at most 125 bytes of data); the peer's pong is answered automatically. */
-  ping(data: string | BinaryData = EMPTY): void {
+  /**
+   * Sends a ping with at most 125 bytes of data (without data, 4 random bytes, so that its
+   * pong is told apart from the heartbeat's). Resolves with the round trip in milliseconds
+   * once the peer's pong comes back; a pong to a later ping answers this one too (RFC 6455
+   * §5.5.3 lets a peer answer only the latest). Rejects with `ConnectionClosedError` if the
+   * connection ends first. Not awaiting it is fine: it never becomes an unhandled rejection.
+   *
+   * @example
+   * ```ts
+   * const ms = await ws.ping(); // throws ConnectionClosedError if the peer went away
+   * ```
+   */
+  ping(data?: string | BinaryData): Promise<number> {
     this.assertOpen();
-    const bytes = typeof data === "string" ? Buffer.from(data) : toBuffer(data);
+    const bytes = data === undefined ? randomBytes(4) : typeof data === "string" ? Buffer.from(data) : toBuffer(data);
     if (bytes.length > 125) throw new RangeError(`ping data is ${bytes.length} bytes; at most 125 allowed`);
-    this.writer.frame(Opcode.Ping, bytes);
+    // A copy: the caller may reuse its buffer before the pong comes.
+    const sent = data === undefined ? bytes : Buffer.from(bytes);
+    this.writer.frame(Opcode.Ping, sent);
+    const answered = new Promise<number>((resolve, reject) => {
+      let waiters = pongWaiters.get(this);
+      if (waiters === undefined) pongWaiters.set(this, (waiters = []));
+      waiters.push({ data: sent, sentAt: performance.now(), resolve, reject });
+    });
+    answered.catch(ignoreError);
+    return answered;
+  }
+
+  /**
+   * The heartbeat's ping: empty, and nothing waits for its pong but `pingSentAt`.
+   * @internal
+   */
+  heartbeatPing(): void {
+    this.writer.frame(Opcode.Ping, EMPTY);
   }
 
   /**
@@ -596,6 +625,21 @@ export class WebSocket implements AsyncIterable<Message> {
     if (this.options.pausedKeepAliveMs) this.socket.setKeepAlive?.(false);
   }
 
+  /**
+   * Answers the `ping()` whose data the pong carries, and every earlier one (RFC 6455
+   * §5.5.3: a peer may answer only the latest ping). A pong nobody waits for is a
+   * unidirectional heartbeat (§5.5.3) or the heartbeat's: nothing to do.
+   */
+  private pongReceived(payload: Buffer): void {
+    const waiters = pongWaiters.get(this);
+    if (waiters === undefined) return;
+    const index = waiters.findIndex((waiter) => waiter.data.equals(payload));
+    if (index === -1) return;
+    const now = performance.now();
+    for (const waiter of waiters.splice(0, index + 1)) waiter.resolve(now - waiter.sentAt);
+    if (waiters.length === 0) pongWaiters.delete(this);
+  }
+
   /** The peer's close frame (RFC 6455 §5.5.1, §7.1.1). */
   private receiveClose(code: number, reason: string): void {
     // RFC 6455 §5.5.1: an endpoint "MAY delay sending a Close frame until its current
@@ -682,6 +726,11 @@ export class WebSocket implements AsyncIterable<Message> {
           : { code: CloseCode.Abnormal, reason: "", wasClean: false });
     this.options.stats.closed(info.code);
     ending.resolve?.(info);
+    const waiters = pongWaiters.get(this);
+    if (waiters !== undefined) {
+      pongWaiters.delete(this);
+      for (const waiter of waiters) waiter.reject(new ConnectionClosedError(info.code, info.reason));
+    }
     this.wakeWaitersIfDone();
     this.options.owner?.connectionClosed(this);
   }
@@ -810,6 +859,20 @@ interface RepliesDue {
 
 /** Kept apart from the connections, few of which ever owe an answer for long. */
 const repliesDue = new WeakMap<WebSocket, RepliesDue>();
+
+/** A `ping()` waiting for its pong. */
+interface PongWaiter {
+  data: Buffer;
+  sentAt: number;
+  resolve(roundTripMs: number): void;
+  reject(error: ConnectionClosedError): void;
+}
+
+/**
+ * The pings each connection's application awaits, oldest first: kept beside the
+ * connections rather than in a field, as most never ping.
+ */
+const pongWaiters = new WeakMap<WebSocket, PongWaiter[]>();
 
 const EMPTY = Buffer.alloc(0);
 
@@ -946,8 +1009,9 @@ class ParserEvents implements FrameHandler {
     this.ws["answerPing"](payload);
   }
 
-  onPong(): void {
+  onPong(payload: Buffer): void {
     this.ws.pingSentAt = 0;
+    this.ws["pongReceived"](payload);
   }
 
   onClose(code: number, reason: string): void {

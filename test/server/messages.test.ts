@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeMessage } from "../../src/frame/index.js";
+import { ConnectionClosedError } from "../../src/index.js";
 import {
   KiB,
   MiB,
@@ -141,6 +142,85 @@ describe("ping and pong (RFC 6455 §5.5.2, §5.5.3)", () => {
     // The connection is still fine after the auto-pongs.
     ws.send("still open");
     expect(await peer.next()).toBe("still open");
+  });
+});
+
+describe("await ws.ping(): the round trip to the peer's pong", () => {
+  /** A raw client on a tapped route, and the server's side of it. */
+  async function tapped() {
+    const tap = new Tap();
+    const { port } = await resources.server({ "/tap": tap.route() });
+    const client = await resources.rawWebSocket(port, { path: "/tap" });
+    return { client, ws: await tap.next() };
+  }
+  /** Tracks whether `promise` has settled, and how. */
+  function watch<T>(promise: Promise<T>) {
+    const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
+    promise.then(
+      (value) => Object.assign(state, { settled: true, value }),
+      (error: unknown) => Object.assign(state, { settled: true, error }),
+    );
+    return state;
+  }
+  /** Resolves once the server has read everything the client sent before this call. */
+  async function serverCaughtUp(client: { sendText(text: string): void }, ws: { wait(): Promise<unknown> }) {
+    client.sendText("marker");
+    expect(await ws.wait()).toBe("marker");
+  }
+
+  it("resolves with the round trip once the pong comes; without data the ping carries 4 random bytes", async () => {
+    const { client, ws } = await tapped();
+    const answered = watch(ws.ping());
+    const first = await client.nextFrame();
+    expect(first).toMatchObject({ type: "ping" });
+    const data = (first as { data: Buffer }).data;
+    expect(data.length).toBe(4);
+    void ws.ping();
+    const second = (await client.nextFrame()) as { data: Buffer };
+    expect(second.data.equals(data), "two pings without data carry different bytes").toBe(false);
+    await serverCaughtUp(client, ws);
+    expect(answered.settled).toBe(false);
+    client.pong(data);
+    await serverCaughtUp(client, ws);
+    expect(answered.settled).toBe(true);
+    expect(answered.value).toBeGreaterThanOrEqual(0);
+    expect(answered.value).toBeLessThan(10_000);
+  });
+
+  it("a pong to a later ping answers the earlier ones too (RFC 6455 §5.5.3); one nobody waits for answers none", async () => {
+    const { client, ws } = await tapped();
+    const [a, b, c] = ["a", "b", "c"].map((data) => watch(ws.ping(data)));
+    for (const data of ["a", "b", "c"]) expect(await client.nextFrame()).toEqual({ type: "ping", data: Buffer.from(data) });
+    client.pong("unsolicited");
+    client.pong(""); // as if to a heartbeat's ping
+    await serverCaughtUp(client, ws);
+    expect([a, b, c].map((p) => p.settled)).toEqual([false, false, false]);
+    client.pong("b");
+    await serverCaughtUp(client, ws);
+    expect([a, b, c].map((p) => p.settled)).toEqual([true, true, false]);
+    expect(a.value).toBeGreaterThanOrEqual(b.value!);
+    client.pong("c");
+    await serverCaughtUp(client, ws);
+    expect(c.settled).toBe(true);
+    expect(c.error).toBeUndefined();
+  });
+
+  it("rejects with ConnectionClosedError when the connection ends first; an unawaited one is no unhandled rejection", async () => {
+    const { client, ws } = await tapped();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): number => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const awaited = ws.ping("awaited");
+      void ws.ping("ignored");
+      client.sendClose(4001, "bye");
+      await expect(awaited).rejects.toThrow(ConnectionClosedError);
+      await expect(awaited).rejects.toMatchObject({ code: 4001, reason: "bye" });
+      await new Promise((resolve) => setTimeout(resolve, 50)); // unhandled rejections are reported after a turn
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });
 
