@@ -336,7 +336,11 @@ export class WsrawServer {
     return this;
   }
 
-  /** Starts listening on a TCP port (0 picks a free one). Resolves with the bound address. */
+  /**
+   * Starts listening on a TCP port (0 picks a free one). Resolves with the bound address.
+   * The host defaults to 127.0.0.1, this machine only: give `"::"` (or `"0.0.0.0"`) to be
+   * reachable from others.
+   */
   listen(port: number, host = "127.0.0.1"): Promise<AddressInfo> {
     // Closing stops the heartbeat and refuses upgrades for good: a closed server stays closed.
     if (this.closing) return Promise.reject(new Error("the server was closed; createServer() makes a new one"));
