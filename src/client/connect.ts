@@ -1,6 +1,6 @@
 import { Buffer } from "node:buffer";
 import { type Socket, connect as netConnect, isIP } from "node:net";
-import { type SecureContextOptions, connect as tlsConnect } from "node:tls";
+import { type ConnectionOptions as TlsConnectionOptions, type SecureContextOptions, connect as tlsConnect } from "node:tls";
 import { Heartbeat, type HeartbeatOptions, checkHeartbeat } from "../connection/liveness.js";
 import { checkLimit } from "../connection/limits.js";
 import { ConnectionStats } from "../connection/stats.js";
@@ -59,6 +59,11 @@ export interface ConnectOptions {
   pfx?: SecureContextOptions["pfx"];
   /** wss, mutual TLS: the passphrase of `key` or `pfx`. */
   passphrase?: string;
+  /**
+   * wss: any other `tls.connect` option, e.g. `checkServerIdentity` to pin a certificate,
+   * or `minVersion`. The options above win over the same ones here.
+   */
+  tls?: Omit<TlsConnectionOptions, "host" | "port" | "socket" | "path">;
   /** Time allowed for the server's side of the closing handshake. Default 5 s. */
   closeTimeoutMs?: number;
   /** Unread messages at which reading the socket stops. Default 1,024. */
@@ -130,20 +135,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   // URL keeps an IPv6 host in brackets; sockets take it without.
   const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(target.port || (secure ? 443 : 80));
-  const socket: Socket = secure
-    ? tlsConnect({
-        host,
-        port,
-        servername: options.servername ?? (isIP(host) === 0 ? host : undefined),
-        ca: options.ca,
-        cert: options.cert,
-        key: options.key,
-        pfx: options.pfx,
-        passphrase: options.passphrase,
-        rejectUnauthorized: options.rejectUnauthorized ?? true,
-        ALPNProtocols: ["http/1.1"],
-      })
-    : netConnect({ host, port });
+  const socket: Socket = secure ? tlsConnect(tlsOptions(options, host, port)) : netConnect({ host, port });
   socket.setNoDelay(true);
 
   return new Promise<WebSocket>((resolve, reject) => {
@@ -216,6 +208,19 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     socket.on("close", onClose);
     options.signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** What `tls.connect` is given: `options.tls`, under the options named at the top level. */
+function tlsOptions(options: ConnectOptions, host: string, port: number): TlsConnectionOptions {
+  const { servername, ca, cert, key, pfx, passphrase, rejectUnauthorized } = options;
+  const merged: TlsConnectionOptions = { ALPNProtocols: ["http/1.1"], ...options.tls, host, port };
+  for (const [name, value] of Object.entries({ servername, ca, cert, key, pfx, passphrase, rejectUnauthorized })) {
+    if (value !== undefined) (merged as Record<string, unknown>)[name] = value;
+  }
+  // SNI carries a host name, never an IP address (RFC 6066 §3).
+  merged.servername ??= isIP(host) === 0 ? host : undefined;
+  merged.rejectUnauthorized ??= true;
+  return merged;
 }
 
 function offeredProtocols(protocols: ConnectOptions["protocols"]): readonly string[] | undefined {

@@ -13,7 +13,7 @@
  *   `cert` and `key`) is checked as `tls.createServer` checks it, and `req.tls` shows it;
  *   `SNICallback` picks the certificate.
  */
-import { randomBytes } from "node:crypto";
+import { X509Certificate, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { type Server as HttpsServer, createServer as createHttpsServer, get as httpsGet } from "node:https";
 import { type AddressInfo, connect as netConnect } from "node:net";
@@ -206,6 +206,33 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("connect() over wss://: SNI 
     // The name is what was wrong: with the certificate's own name as servername it verifies.
     await expectServes(url("127.0.0.1"), { ca, servername: "alt.test" });
     expect(errors).toEqual([]);
+  });
+});
+
+describe.skipIf(opensslSkip !== undefined)(tlsTitle("connect()'s tls: any other tls.connect option"), () => {
+  it("checkServerIdentity pins a certificate: the wrong fingerprint is refused with its error, the right one served", async () => {
+    const { url, errors } = await tlsEcho(certs.localhost);
+    const pinned = new X509Certificate(certs.localhost.cert).fingerprint256;
+    const pin = (expected: string) => ({
+      checkServerIdentity: (_host: string, cert: { fingerprint256: string }) =>
+        cert.fingerprint256 === expected ? undefined : new Error(`certificate ${cert.fingerprint256} is not the pinned one`),
+    });
+    const refused = await rejection(connect(url(), { ca: certs.ca.cert, tls: pin("00:11") }), "a client pinning another certificate");
+    expect(refused.message).toMatch(/is not the pinned one/);
+    await expectServes(url(), { ca: certs.ca.cert, tls: pin(pinned) });
+    expect(errors).toEqual([]);
+  });
+
+  it("takes ca and rejectUnauthorized there too; the same option at the top level wins", async () => {
+    const { url } = await tlsEcho(certs.selfSigned);
+    await expectServes(url(), { tls: { ca: certs.selfSigned.cert } });
+    await expectServes(url(), { tls: { rejectUnauthorized: false } });
+    const refused = await rejection(
+      connect(url(), { tls: { rejectUnauthorized: false }, rejectUnauthorized: true, handshakeTimeoutMs: 5_000 }),
+      "rejectUnauthorized: true over tls: { rejectUnauthorized: false }",
+    );
+    expect(refused.code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY/);
+    await expectServes(url(), { tls: { minVersion: "TLSv1.3" }, ca: certs.selfSigned.cert });
   });
 });
 
