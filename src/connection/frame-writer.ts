@@ -120,10 +120,10 @@ export class FrameWriter {
    * The bytes of one frame, outside the queue (to `fill` a slot with): the header and the
    * payload by reference, or one masked copy for a client.
    */
-  encode(opcode: number, payload: Buffer): Buffer[] {
-    if (this.masking) return [maskedFrame(opcode, payload)];
+  encode(opcode: number, payload: Buffer, fin = true): Buffer[] {
+    if (this.masking) return [maskedFrame(opcode, payload, fin)];
     const header = Buffer.allocUnsafe(frameHeaderSize(payload.length, false));
-    writeFrameHeader(header, 0, opcode, payload.length, true);
+    writeFrameHeader(header, 0, opcode, payload.length, fin);
     return [header, payload];
   }
 
@@ -143,6 +143,48 @@ export class FrameWriter {
     slot.bytes = bytes;
     this.openSlots--;
     this.pendingBytes += piecesLength(bytes) - slot.estimate;
+    this.added(0);
+  }
+
+  /**
+   * Queues frame bytes just before `slot`, still open: the frames of a message sent in
+   * fragments, and the control frames that may go between them (RFC 6455 §5.4), go ahead
+   * of what was queued after the message began.
+   */
+  insertBefore(slot: Slot, bytes: Buffer[]): void {
+    if (this.runBuffer !== undefined) this.endRun();
+    const pending = this.pending!;
+    pending.splice(pending.indexOf(slot), 0, ...bytes);
+    this.added(piecesLength(bytes));
+  }
+
+  /** Bytes queued ahead of `slot` (all of them if it is gone). */
+  bytesAhead(slot: Slot): number {
+    if (this.runBuffer !== undefined) this.endRun();
+    let bytes = 0;
+    for (const item of this.pending ?? []) {
+      if (item === slot) break;
+      if (Buffer.isBuffer(item)) bytes += item.length;
+      else bytes += item.bytes === undefined ? item.estimate : piecesLength(item.bytes);
+    }
+    return bytes;
+  }
+
+  /** Drops `slot` and everything queued behind it: nothing may follow a close frame (RFC 6455 §5.5.1). */
+  dropFrom(slot: Slot): void {
+    if (this.runBuffer !== undefined) this.endRun();
+    const pending = this.pending;
+    const index = pending === undefined ? -1 : pending.indexOf(slot);
+    if (index === -1) return;
+    for (const item of pending!.splice(index)) {
+      if (Buffer.isBuffer(item)) this.pendingBytes -= item.length;
+      else if (item.bytes !== undefined) this.pendingBytes -= piecesLength(item.bytes);
+      else {
+        this.pendingBytes -= item.estimate;
+        this.openSlots--;
+      }
+    }
+    if (pending!.length === 0) this.pending = undefined;
     this.added(0);
   }
 
@@ -280,10 +322,10 @@ function coalesce(list: Array<Buffer | Slot>, bytes: number): Buffer {
 }
 
 /** A whole frame, masked with a fresh key, in one new buffer: the payload is copied, not changed. */
-function maskedFrame(opcode: number, payload: Buffer): Buffer {
+function maskedFrame(opcode: number, payload: Buffer, fin = true): Buffer {
   const key = randomMaskKey();
   const frame = Buffer.allocUnsafe(frameHeaderSize(payload.length, true) + payload.length);
-  const start = writeFrameHeader(frame, 0, opcode, payload.length, true, key);
+  const start = writeFrameHeader(frame, 0, opcode, payload.length, fin, key);
   frame.set(payload, start);
   mask(frame.subarray(start), key);
   return frame;

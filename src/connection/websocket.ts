@@ -18,7 +18,7 @@ import type { DeflateParams } from "../http/index.js";
 import { type BinaryData, toBuffer } from "../frame/buffer-view.js";
 import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
-import { FLUSHED, FrameWriter } from "./frame-writer.js";
+import { FLUSHED, FrameWriter, type Slot } from "./frame-writer.js";
 import { MessageQueue } from "./message-queue.js";
 import type { ConnectionStats } from "./stats.js";
 import type { SharedMessage } from "./shared-message.js";
@@ -351,7 +351,7 @@ export class WebSocket implements AsyncIterable<Message> {
     if (bytes.length > 125) throw new RangeError(`ping data is ${bytes.length} bytes; at most 125 allowed`);
     // A copy: the caller may reuse its buffer before the pong comes.
     const sent = data === undefined ? bytes : Buffer.from(bytes);
-    this.writer.frame(Opcode.Ping, sent);
+    this.controlFrame(Opcode.Ping, sent);
     const answered = new Promise<number>((resolve, reject) => {
       let waiters = pongWaiters.get(this);
       if (waiters === undefined) pongWaiters.set(this, (waiters = []));
@@ -366,7 +366,7 @@ export class WebSocket implements AsyncIterable<Message> {
    * @internal
    */
   heartbeatPing(): void {
-    this.writer.frame(Opcode.Ping, EMPTY);
+    this.controlFrame(Opcode.Ping, EMPTY);
   }
 
   /**
@@ -374,10 +374,80 @@ export class WebSocket implements AsyncIterable<Message> {
    * is), or when the connection closes.
    */
   drained(): Promise<void> {
-    if (this.isDrained()) return Promise.resolve();
+    return this.until(() => this.isDrained());
+  }
+
+  /**
+   * Sends one message in fragments (RFC 6455 §5.4), a frame for each piece `source`
+   * yields, as it comes: a file or a feed streamed without being held whole. Strings make
+   * a text message, bytes a binary one (all pieces of one kind); a final empty frame ends
+   * it. Resolves once the last frame is queued; it waits while the peer reads slower
+   * than the pieces come. The pieces are sent uncompressed, and large ones by reference,
+   * as in `send()`. A source that yields nothing sends nothing.
+   *
+   * Messages sent meanwhile (`send()`, broadcasts) wait until the message is complete,
+   * as RFC 6455 §5.4 asks; pings and pongs go between the fragments. If the connection
+   * closes first (`close()` included), the message stays unfinished, what waited behind
+   * it is dropped, and this rejects with `ConnectionClosedError`. A source that throws, or
+   * a piece of the other kind (a `TypeError`), fails the connection with 1011: the peer
+   * must not take a message broken off for a whole one.
+   *
+   * @example
+   * ```ts
+   * await ws.sendFragmented(createReadStream("video.webm")); // one binary message
+   * ```
+   */
+  async sendFragmented(source: Iterable<string | BinaryData> | AsyncIterable<string | BinaryData>): Promise<void> {
+    this.assertOpen();
+    if (fragmentedSends.has(this)) {
+      throw new Error("a fragmented message is being sent: await sendFragmented() before starting the next");
+    }
+    const writer = this.writer;
+    // Whatever is queued from now on waits behind this slot until the message is complete.
+    const barrier = writer.reserve(0);
+    fragmentedSends.set(this, barrier);
+    // The first piece's kind (text or binary) is the message's; the frames after it are continuations.
+    let kind: "text" | "binary" | undefined;
+    let bytesSent = 0;
+    try {
+      for await (const piece of source) {
+        this.assertOpen();
+        const pieceKind = typeof piece === "string" ? "text" : "binary";
+        if (kind !== undefined && pieceKind !== kind) {
+          throw new TypeError(`a ${kind} message's pieces are all ${kind === "text" ? "strings" : "bytes"}, got ${pieceKind}`);
+        }
+        const opcode = kind === undefined ? (pieceKind === "text" ? Opcode.Text : Opcode.Binary) : Opcode.Continuation;
+        kind = pieceKind;
+        const bytes = typeof piece === "string" ? Buffer.from(piece, "utf8") : toBuffer(piece);
+        this.checkBufferLimit(bytes.length);
+        writer.insertBefore(barrier, writer.encode(opcode, bytes, false));
+        bytesSent += bytes.length;
+        // Backpressure on this message's own frames: what waits behind it cannot drain yet.
+        const mark = this.options.sendHighWaterMark;
+        await this.until(() => this.state !== ReadyState.OPEN || writer.bytesAhead(barrier) + this.socket.writableLength < mark);
+      }
+      this.assertOpen();
+      if (kind !== undefined) {
+        writer.insertBefore(barrier, writer.encode(Opcode.Continuation, EMPTY, true));
+        this.counted(bytesSent);
+      }
+    } catch (error) {
+      if (this.state === ReadyState.OPEN) this.fail(CloseCode.InternalError, "a fragmented message was broken off");
+      throw error;
+    } finally {
+      if (fragmentedSends.get(this) === barrier) {
+        fragmentedSends.delete(this);
+        writer.fill(barrier, []);
+      }
+    }
+  }
+
+  /** Resolves once `done()` holds, checked as the outgoing data drains, or the socket closes. */
+  private until(done: () => boolean): Promise<void> {
+    if (done()) return Promise.resolve();
     return new Promise((resolve) => {
       const check = (): void => {
-        if (!this.isDrained()) return;
+        if (!done() && !this.socket.destroyed) return;
         this.socket.off("drain", check);
         this.socket.off("close", check);
         this.socket.off(FLUSHED, check);
@@ -654,7 +724,7 @@ export class WebSocket implements AsyncIterable<Message> {
     if (!this.closeSent) {
       // Echo the peer's status code (§5.5.1); a close without one is answered likewise.
       this.closeSent = true;
-      this.writer.queue(this.options.role === "server" ? closeReply(code) : this.closeFrame(code === CloseCode.NoStatus ? undefined : code));
+      this.queueClose(this.options.role === "server" ? closeReply(code) : this.closeFrame(code === CloseCode.NoStatus ? undefined : code));
     }
     this.state = ReadyState.CLOSING;
     // The server closes the TCP connection first (RFC 6455 §7.1.1): our FIN follows our
@@ -678,13 +748,36 @@ export class WebSocket implements AsyncIterable<Message> {
   private sendClose(frame: Buffer): void {
     this.state = ReadyState.CLOSING;
     this.closeSent = true;
-    this.writer.queue(frame);
+    this.queueClose(frame);
     // The peer's close frame must be read, behind whatever the application left unread:
     // what arrives from now on is read off the wire and not delivered (see `receive`),
     // so reading on cannot fill the queue.
     this.resumeReading();
     this.wakeWaitersIfDone();
     this.startCloseTimer();
+  }
+
+  /** A ping or a pong: between the fragments of a message being sent, if one is (RFC 6455 §5.4). */
+  private controlFrame(opcode: number, payload: Buffer): void {
+    const barrier = fragmentedSends.get(this);
+    if (barrier === undefined) this.writer.frame(opcode, payload);
+    else this.writer.insertBefore(barrier, this.writer.encode(opcode, payload));
+  }
+
+  /**
+   * Our close frame, after everything queued; while a message is being sent in fragments,
+   * between them instead (a control frame, RFC 6455 §5.4), and what waited behind the
+   * message is dropped: nothing may follow a close frame (§5.5.1).
+   */
+  private queueClose(frame: Buffer): void {
+    const barrier = fragmentedSends.get(this);
+    if (barrier === undefined) {
+      this.writer.queue(frame);
+      return;
+    }
+    fragmentedSends.delete(this);
+    this.writer.insertBefore(barrier, [frame]);
+    this.writer.dropFrom(barrier);
   }
 
   /** Bounds the closing handshake and then the wait for the peer's FIN: TCP closes by then. */
@@ -829,7 +922,7 @@ export class WebSocket implements AsyncIterable<Message> {
     if (this.state !== ReadyState.OPEN) return;
     // A copy: a view would hold the whole chunk it was read in.
     if (!this.isDrained()) this.repliesDue().pong = Buffer.from(payload);
-    else if (!this.overBufferLimit(payload.length + 2)) this.writer.frame(Opcode.Pong, payload);
+    else if (!this.overBufferLimit(payload.length + 2)) this.controlFrame(Opcode.Pong, payload);
   }
 
   /** The answers owed to a peer that is not reading, sent once it has read enough. */
@@ -846,7 +939,7 @@ export class WebSocket implements AsyncIterable<Message> {
     const due = repliesDue.get(this)!;
     repliesDue.delete(this);
     if (this.state !== ReadyState.OPEN) return;
-    if (due.pong !== undefined) this.writer.frame(Opcode.Pong, due.pong);
+    if (due.pong !== undefined) this.controlFrame(Opcode.Pong, due.pong);
     if (due.appPong) this.writer.text(APP_PONG);
   }
 }
@@ -859,6 +952,9 @@ interface RepliesDue {
 
 /** Kept apart from the connections, few of which ever owe an answer for long. */
 const repliesDue = new WeakMap<WebSocket, RepliesDue>();
+
+/** The place in the outgoing queue behind which messages wait while one is sent in fragments (`sendFragmented`). */
+const fragmentedSends = new WeakMap<WebSocket, Slot>();
 
 /** A `ping()` waiting for its pong. */
 interface PongWaiter {
