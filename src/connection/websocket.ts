@@ -15,7 +15,7 @@ import {
 } from "../frame/index.js";
 import { type DeflateSettings, MessageDeflater, MessageInflater } from "../deflate/index.js";
 import type { DeflateParams } from "../http/index.js";
-import { type BinaryData, toBuffer } from "../frame/buffer-view.js";
+import { type BinaryData, payloadBytes, toBuffer } from "../frame/buffer-view.js";
 import { clockMs } from "./clock.js";
 import { ConnectionClosedError } from "./errors.js";
 import { FLUSHED, FrameWriter, type Slot } from "./frame-writer.js";
@@ -347,7 +347,7 @@ export class WebSocket implements AsyncIterable<Message> {
    */
   ping(data?: string | BinaryData): Promise<number> {
     this.assertOpen();
-    const bytes = data === undefined ? randomBytes(4) : typeof data === "string" ? Buffer.from(data) : toBuffer(data);
+    const bytes = data === undefined ? randomBytes(4) : payloadBytes(data);
     if (bytes.length > 125) throw new RangeError(`ping data is ${bytes.length} bytes; at most 125 allowed`);
     // A copy: the caller may reuse its buffer before the pong comes.
     const sent = data === undefined ? bytes : Buffer.from(bytes);
@@ -418,7 +418,7 @@ export class WebSocket implements AsyncIterable<Message> {
         }
         const opcode = kind === undefined ? (pieceKind === "text" ? Opcode.Text : Opcode.Binary) : Opcode.Continuation;
         kind = pieceKind;
-        const bytes = typeof piece === "string" ? Buffer.from(piece, "utf8") : toBuffer(piece);
+        const bytes = payloadBytes(piece);
         this.checkBufferLimit(bytes.length);
         writer.insertBefore(barrier, writer.encode(opcode, bytes, false));
         bytesSent += bytes.length;

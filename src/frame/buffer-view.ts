@@ -32,3 +32,8 @@ export function toBuffer(data: BinaryData): Buffer {
   const got = data === null ? "null" : typeof data;
   throw new TypeError(`data must be a string, an ArrayBuffer or a view of one (Buffer, typed array, DataView), got ${got}`);
 }
+
+/** A payload's bytes: a string as UTF-8, any view by its bytes (a Uint16Array's length counts elements). */
+export function payloadBytes(data: string | BinaryData): Buffer {
+  return typeof data === "string" ? Buffer.from(data, "utf8") : toBuffer(data);
+}

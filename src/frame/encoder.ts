@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import { randomFillSync } from "node:crypto";
 import { isValidCloseCode } from "./close-code.js";
-import { type BinaryData, toBuffer, view } from "./buffer-view.js";
+import { type BinaryData, payloadBytes, view } from "./buffer-view.js";
 import { mask } from "./mask.js";
 import { Opcode, isControlOpcode } from "./opcode.js";
 
@@ -243,11 +243,6 @@ export function truncateCloseReason(reason: string): string {
     bytes += size;
   }
   return result;
-}
-
-/** A payload's bytes: a string as UTF-8, any view by its bytes (a Uint16Array's length counts elements). */
-function payloadBytes(data: string | BinaryData): Buffer {
-  return typeof data === "string" ? Buffer.from(data, "utf8") : toBuffer(data);
 }
 
 function checkControlPayload(length: number, fin: boolean): void {
