@@ -204,7 +204,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     };
     socket.once(secure ? "secureConnect" : "connect", sendRequest);
     socket.on("data", onData);
-    socket.on("error", fail);
+    socket.on("error", (error: Error) => fail(secure ? explainTlsError(error, target.host) : error));
     socket.on("close", onClose);
     options.signal?.addEventListener("abort", onAbort, { once: true });
   });
@@ -221,6 +221,20 @@ function tlsOptions(options: ConnectOptions, host: string, port: number): TlsCon
   merged.servername ??= isIP(host) === 0 ? host : undefined;
   merged.rejectUnauthorized ??= true;
   return merged;
+}
+
+/**
+ * OpenSSL's "wrong version number" is what a TLS client reads when the server answered in
+ * plain text (a ws:// server's 400): said in words, with the original as `cause` and its
+ * `code` kept.
+ */
+function explainTlsError(error: Error & { code?: string; reason?: string }, host: string): Error {
+  if (error.code !== "ERR_SSL_WRONG_VERSION_NUMBER") return error;
+  const reason = error.reason ?? "wrong version number";
+  const explained = new Error(`${host} did not answer in TLS (OpenSSL: ${reason}): is it a ws:// server? Connect with ws://`, {
+    cause: error,
+  });
+  return Object.assign(explained, { code: error.code });
 }
 
 function offeredProtocols(protocols: ConnectOptions["protocols"]): readonly string[] | undefined {
