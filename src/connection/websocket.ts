@@ -388,9 +388,10 @@ export class WebSocket implements AsyncIterable<Message> {
    * Messages sent meanwhile (`send()`, broadcasts) wait until the message is complete,
    * as RFC 6455 §5.4 asks; pings and pongs go between the fragments. If the connection
    * closes first (`close()` included), the message stays unfinished, what waited behind
-   * it is dropped, and this rejects with `ConnectionClosedError`. A source that throws, or
-   * a piece of the other kind (a `TypeError`), fails the connection with 1011: the peer
-   * must not take a message broken off for a whole one.
+   * it is dropped, and this rejects with `ConnectionClosedError`. Once a frame is out, a
+   * source that throws, or a piece of the wrong kind (a `TypeError`), fails the connection
+   * with 1011: the peer must not take a message broken off for a whole one. Before that,
+   * it only rejects.
    *
    * @example
    * ```ts
@@ -399,6 +400,9 @@ export class WebSocket implements AsyncIterable<Message> {
    */
   async sendFragmented(source: Iterable<string | BinaryData> | AsyncIterable<string | BinaryData>): Promise<void> {
     this.assertOpen();
+    if (!isSourceOfPieces(source)) {
+      throw new TypeError("sendFragmented() takes an iterable or async iterable of pieces (strings or bytes); send() sends one string or buffer");
+    }
     if (fragmentedSends.has(this)) {
       throw new Error("a fragmented message is being sent: await sendFragmented() before starting the next");
     }
@@ -406,7 +410,8 @@ export class WebSocket implements AsyncIterable<Message> {
     // Whatever is queued from now on waits behind this slot until the message is complete.
     const barrier = writer.reserve(0);
     fragmentedSends.set(this, barrier);
-    // The first piece's kind (text or binary) is the message's; the frames after it are continuations.
+    // The first piece's kind (text or binary) is the message's, set once its frame is out;
+    // the frames after it are continuations.
     let kind: "text" | "binary" | undefined;
     let bytesSent = 0;
     try {
@@ -416,11 +421,11 @@ export class WebSocket implements AsyncIterable<Message> {
         if (kind !== undefined && pieceKind !== kind) {
           throw new TypeError(`a ${kind} message's pieces are all ${kind === "text" ? "strings" : "bytes"}, got ${pieceKind}`);
         }
-        const opcode = kind === undefined ? (pieceKind === "text" ? Opcode.Text : Opcode.Binary) : Opcode.Continuation;
-        kind = pieceKind;
         const bytes = payloadBytes(piece);
         this.checkBufferLimit(bytes.length);
+        const opcode = kind === undefined ? (pieceKind === "text" ? Opcode.Text : Opcode.Binary) : Opcode.Continuation;
         writer.insertBefore(barrier, writer.encode(opcode, bytes, false));
+        kind = pieceKind;
         bytesSent += bytes.length;
         // Backpressure on this message's own frames: what waits behind it cannot drain yet.
         const mark = this.options.sendHighWaterMark;
@@ -432,7 +437,8 @@ export class WebSocket implements AsyncIterable<Message> {
         this.counted(bytesSent);
       }
     } catch (error) {
-      if (this.state === ReadyState.OPEN) this.fail(CloseCode.InternalError, "a fragmented message was broken off");
+      // Once a frame is out, the peer must not take what follows for a whole message.
+      if (kind !== undefined && this.state === ReadyState.OPEN) this.fail(CloseCode.InternalError, "a fragmented message was broken off");
       throw error;
     } finally {
       if (fragmentedSends.get(this) === barrier) {
@@ -952,6 +958,12 @@ interface RepliesDue {
 
 /** Kept apart from the connections, few of which ever owe an answer for long. */
 const repliesDue = new WeakMap<WebSocket, RepliesDue>();
+
+/** An iterable of pieces, not one piece (a string or a Buffer is iterable too, by characters or bytes). */
+function isSourceOfPieces(source: unknown): boolean {
+  if (typeof source !== "object" || source === null || ArrayBuffer.isView(source)) return false;
+  return Symbol.iterator in source || Symbol.asyncIterator in source;
+}
 
 /** The place in the outgoing queue behind which messages wait while one is sent in fragments (`sendFragmented`). */
 const fragmentedSends = new WeakMap<WebSocket, Slot>();

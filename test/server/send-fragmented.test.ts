@@ -123,6 +123,20 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
     expect(await within(ws.closed, 10_000, "closed")).toMatchObject({ code: 1011 });
   });
 
+  it("what is not a source of pieces, or a first piece that is not one, only rejects: nothing was sent, the connection goes on", async () => {
+    const { client, ws } = await tapped();
+    for (const source of ["text", Buffer.from("bytes"), 42, null]) {
+      await expect(ws.sendFragmented(source as unknown as string[])).rejects.toThrow(
+        new TypeError("sendFragmented() takes an iterable or async iterable of pieces (strings or bytes); send() sends one string or buffer"),
+      );
+    }
+    await expect(ws.sendFragmented([42 as unknown as string])).rejects.toThrow(/data must be a string, an ArrayBuffer or a view/);
+    ws.send("still open");
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "still open" });
+    await ws.sendFragmented(["and ", "streaming"]);
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "and streaming" });
+  });
+
   it("a source that throws: its error, and 1011", async () => {
     const { client, ws } = await tapped();
     const pieces = controlledSource<Buffer>();
