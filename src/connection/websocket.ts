@@ -385,8 +385,9 @@ export class WebSocket implements AsyncIterable<Message> {
    * than the pieces come. The pieces are sent uncompressed, and large ones by reference,
    * as in `send()`. A source that yields nothing sends nothing.
    *
-   * Messages sent meanwhile (`send()`, broadcasts) wait until the message is complete,
-   * as RFC 6455 §5.4 asks; pings and pongs go between the fragments. If the connection
+   * Messages sent meanwhile (`send()`, broadcasts, another `sendFragmented()`) wait until
+   * the message is complete, as RFC 6455 §5.4 asks, and go out in the order they were
+   * sent; pings and pongs go between the fragments. If the connection
    * closes first (`close()` included), the message stays unfinished, what waited behind
    * it is dropped, and this rejects with `ConnectionClosedError`. Once a frame is out, a
    * source that throws, or a piece of the wrong kind (a `TypeError`), fails the connection
@@ -403,13 +404,13 @@ export class WebSocket implements AsyncIterable<Message> {
     if (!isSourceOfPieces(source)) {
       throw new TypeError("sendFragmented() takes an iterable or async iterable of pieces (strings or bytes); send() sends one string or buffer");
     }
-    if (fragmentedSends.has(this)) {
-      throw new Error("a fragmented message is being sent: await sendFragmented() before starting the next");
-    }
     const writer = this.writer;
-    // Whatever is queued from now on waits behind this slot until the message is complete.
+    // Whatever is queued from now on waits behind this slot until the message is complete;
+    // a message begun before this one still holds what is behind its own, this one included.
     const barrier = writer.reserve(0);
-    fragmentedSends.set(this, barrier);
+    let barriers = fragmentedSends.get(this);
+    if (barriers === undefined) fragmentedSends.set(this, (barriers = []));
+    barriers.push(barrier);
     // The first piece's kind (text or binary) is the message's, set once its frame is out;
     // the frames after it are continuations.
     let kind: "text" | "binary" | undefined;
@@ -441,8 +442,10 @@ export class WebSocket implements AsyncIterable<Message> {
       if (kind !== undefined && this.state === ReadyState.OPEN) this.fail(CloseCode.InternalError, "a fragmented message was broken off");
       throw error;
     } finally {
-      if (fragmentedSends.get(this) === barrier) {
-        fragmentedSends.delete(this);
+      const index = barriers.indexOf(barrier);
+      if (index !== -1) {
+        barriers.splice(index, 1);
+        if (barriers.length === 0 && fragmentedSends.get(this) === barriers) fragmentedSends.delete(this);
         writer.fill(barrier, []);
       }
     }
@@ -765,7 +768,7 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** A ping or a pong: between the fragments of a message being sent, if one is (RFC 6455 §5.4). */
   private controlFrame(opcode: number, payload: Buffer): void {
-    const barrier = fragmentedSends.get(this);
+    const barrier = fragmentedSends.get(this)?.[0];
     if (barrier === undefined) this.writer.frame(opcode, payload);
     else this.writer.insertBefore(barrier, this.writer.encode(opcode, payload));
   }
@@ -776,11 +779,13 @@ export class WebSocket implements AsyncIterable<Message> {
    * message is dropped: nothing may follow a close frame (§5.5.1).
    */
   private queueClose(frame: Buffer): void {
-    const barrier = fragmentedSends.get(this);
+    const barrier = fragmentedSends.get(this)?.[0];
     if (barrier === undefined) {
       this.writer.queue(frame);
       return;
     }
+    // Every message being sent in fragments ends unfinished: their slots go with the rest.
+    fragmentedSends.get(this)!.length = 0;
     fragmentedSends.delete(this);
     this.writer.insertBefore(barrier, [frame]);
     this.writer.dropFrom(barrier);
@@ -965,8 +970,11 @@ function isSourceOfPieces(source: unknown): boolean {
   return Symbol.iterator in source || Symbol.asyncIterator in source;
 }
 
-/** The place in the outgoing queue behind which messages wait while one is sent in fragments (`sendFragmented`). */
-const fragmentedSends = new WeakMap<WebSocket, Slot>();
+/**
+ * The places in the outgoing queue behind which messages wait while one is sent in
+ * fragments (`sendFragmented`), in the order the messages were begun.
+ */
+const fragmentedSends = new WeakMap<WebSocket, Slot[]>();
 
 /** A `ping()` waiting for its pong. */
 interface PongWaiter {

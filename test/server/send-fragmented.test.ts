@@ -2,8 +2,10 @@
  * `ws.sendFragmented(source)`: one message sent as a frame per piece as the pieces come
  * (RFC 6455 §5.4), read back frame by frame from the wire by a raw client: the frames'
  * FIN bits and opcodes, what may go between them (pings and pongs) and what may not
- * (other messages, which wait), and how a broken or closed stream ends.
+ * (other messages, which wait), and how a broken or closed stream ends; and a property:
+ * any mix of fragmented messages, sends and pings arrives whole and in call order.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConnectionClosedError, connect, type WebSocket } from "../../src/index.js";
 import { OP } from "../support/frames.js";
@@ -169,15 +171,27 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
     ]);
   });
 
-  it("one at a time: a second call while the first runs is an Error", async () => {
+  it("messages sent while one is in fragments, another fragmented one too, follow it in the order they were sent", async () => {
     const { client, ws } = await tapped();
-    const pieces = controlledSource<string>();
-    const first = ws.sendFragmented(pieces.source);
-    await expect(ws.sendFragmented(["x"])).rejects.toThrow(/a fragmented message is being sent/);
-    pieces.next("only");
-    pieces.end();
-    await first;
-    expect(await client.nextFrame()).toEqual({ type: "text", data: "only" });
+    const first = controlledSource<string>();
+    const second = controlledSource<Buffer>();
+    const sending = [ws.sendFragmented(first.source)];
+    first.next("first, ");
+    ws.send("a send() after the first");
+    sending.push(ws.sendFragmented(second.source));
+    second.next(Buffer.from("second, ")); // held behind the first message
+    ws.send("a send() after the second");
+    sending.push(ws.sendFragmented(["third"]));
+    second.next(Buffer.from("done"));
+    second.end(); // the second is complete before the first
+    first.next("done");
+    first.end();
+    await within(Promise.all(sending), 10_000, "the three to be sent");
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "first, done" });
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "a send() after the first" });
+    expect(await client.nextFrame()).toEqual({ type: "binary", data: Buffer.from("second, done") });
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "a send() after the second" });
+    expect(await client.nextFrame()).toEqual({ type: "text", data: "third" });
   });
 
   it("waits while the peer does not read, and completes once it does", async () => {
@@ -203,6 +217,58 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
     const message = await client.nextFrame(20_000);
     expect(message.type).toBe("binary");
     expect((message as { data: Buffer }).data.length).toBe(total * piece.length);
+  });
+
+  it("property: any mix of fragmented messages (pieces given at once or over time), send() and ping() arrives whole, in call order", async () => {
+    const tap = new Tap();
+    const { url } = await resources.server({ "/tap": tap.route() }, { sendHighWaterMark: 4 * KiB });
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant("fragmented" as const),
+        pieces: fc.array(fc.string({ maxLength: 3000 }), { minLength: 1, maxLength: 5 }),
+        overTime: fc.boolean(),
+        awaited: fc.boolean(),
+      }),
+      fc.record({ kind: fc.constant("send" as const), text: fc.string({ maxLength: 5000 }) }),
+      fc.record({ kind: fc.constant("ping" as const) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 8 }), async (ops) => {
+        const client = await connect(url("/tap"));
+        const ws = await tap.next();
+        const expected: string[] = [];
+        const pending: Array<Promise<unknown>> = [];
+        for (const [i, step] of ops.entries()) {
+          if (step.kind === "send") {
+            ws.send(`${i}:${step.text}`);
+            expected.push(`${i}:${step.text}`);
+          } else if (step.kind === "ping") {
+            pending.push(ws.ping());
+          } else {
+            const pieces = [`${i}:`, ...step.pieces];
+            const source = step.overTime
+              ? (async function* () {
+                  for (const piece of pieces) {
+                    await new Promise((resolve) => setImmediate(resolve));
+                    yield piece;
+                  }
+                })()
+              : pieces;
+            const sending = ws.sendFragmented(source);
+            expected.push(pieces.join(""));
+            if (step.awaited) await sending;
+            else pending.push(sending);
+          }
+        }
+        const received: unknown[] = [];
+        for (let n = 0; n < expected.length; n++) received.push(await within(client.wait(), 10_000, `message ${n + 1} of ${expected.length}`));
+        await within(Promise.all(pending), 10_000, "every send and ping to settle");
+        expect(received).toEqual(expected);
+        client.close();
+        expect(await within(client.closed, 10_000, "closed")).toMatchObject({ wasClean: true });
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it("from the client too: masked fragments, which the server joins into one message", async () => {
