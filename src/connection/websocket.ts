@@ -387,12 +387,12 @@ export class WebSocket implements AsyncIterable<Message> {
    *
    * Messages sent meanwhile (`send()`, broadcasts, another `sendFragmented()`) wait until
    * the message is complete, as RFC 6455 §5.4 asks, and go out in the order they were
-   * sent; pings and pongs go between the fragments. If the connection
-   * closes first (`close()` included), the message stays unfinished, what waited behind
-   * it is dropped, and this rejects with `ConnectionClosedError`. Once a frame is out, a
-   * source that throws, or a piece of the wrong kind (a `TypeError`), fails the connection
-   * with 1011: the peer must not take a message broken off for a whole one. Before that,
-   * it only rejects.
+   * sent; pings and pongs go between the fragments. If the connection closes first
+   * (`close()` included), the message stays unfinished, what waited behind it is dropped,
+   * and this rejects with `ConnectionClosedError`. Once a frame is out, a source that
+   * throws, or a piece of the wrong kind (a `TypeError`), fails the connection with 1011:
+   * the peer must not take a message broken off for a whole one. Before that, it only
+   * rejects.
    *
    * @example
    * ```ts
