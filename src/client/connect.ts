@@ -210,8 +210,16 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   });
 }
 
-/** What `tls.connect` is given: `options.tls`, under the options named at the top level. */
-function tlsOptions(options: ConnectOptions, host: string, port: number): TlsConnectionOptions {
+/**
+ * What `tls.connect` is given for `host`: `options.tls`, under the options named at the
+ * top level; SNI for a host name, ALPN http/1.1, certificates checked unless told not to.
+ * @internal The trace relay connects to a wss:// target with it too.
+ */
+export function tlsOptions(
+  options: Pick<ConnectOptions, "servername" | "ca" | "cert" | "key" | "pfx" | "passphrase" | "rejectUnauthorized" | "tls">,
+  host: string,
+  port: number,
+): TlsConnectionOptions {
   const { servername, ca, cert, key, pfx, passphrase, rejectUnauthorized } = options;
   const merged: TlsConnectionOptions = { ALPNProtocols: ["http/1.1"], ...options.tls, host, port };
   for (const [name, value] of Object.entries({ servername, ca, cert, key, pfx, passphrase, rejectUnauthorized })) {

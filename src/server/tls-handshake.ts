@@ -47,13 +47,13 @@ export class TlsHandshake {
    * fails or does not finish within the time allowed destroys the socket.
    */
   start(socket: Socket, secured: (tls: TLSSocket) => void, plaintext: (socket: Socket, first: Buffer) => void): void {
-    // A TCP connection's peer address and port name it among the open ones: the
-    // `secureConnection` event gives the TLS socket alone, which has the same peer.
-    const key = peerKey(socket);
     if (socket.remotePort === undefined) {
       socket.destroy(); // reset before it was accepted: no peer, nothing to answer
       return;
     }
+    // A TCP connection's peer address and port name it among the open ones: the
+    // `secureConnection` event gives the TLS socket alone, which has the same peer.
+    const key = peerKey(socket);
     const timer = setTimeout(() => socket.destroy(), this.timeoutMs);
     const onSecure = (tls: TLSSocket): void => {
       clearTimeout(timer);

@@ -1,5 +1,6 @@
-import { type AddressInfo, type Server, type Socket, isIP, connect as netConnect, createServer as createNetServer } from "node:net";
+import { type AddressInfo, type Server, type Socket, connect as netConnect, createServer as createNetServer } from "node:net";
 import { type ConnectionOptions, type SecureContextOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
+import { tlsOptions } from "../client/connect.js";
 import { ConnectionAnnotator, type ConnectionAnnotatorOptions } from "./connection-annotator.js";
 import type { Direction, TraceEvent } from "./events.js";
 
@@ -69,16 +70,8 @@ export class Relay {
   private connectTarget(): Socket {
     const { host, port, secure, ca } = this.options.target;
     if (!secure) return netConnect({ host, port, allowHalfOpen: true, noDelay: true });
-    const servername = isIP(host) === 0 ? host : undefined;
-    // allowHalfOpen is honoured by tls.connect (a FIN passes through), though not typed.
-    const options: ConnectionOptions & { allowHalfOpen: boolean } = {
-      host,
-      port,
-      servername,
-      ca,
-      allowHalfOpen: true,
-      ALPNProtocols: ["http/1.1"],
-    };
+    // As connect() would; allowHalfOpen is honoured by tls.connect (a FIN passes through), though not typed.
+    const options: ConnectionOptions & { allowHalfOpen: boolean } = { ...tlsOptions({ ca }, host, port), allowHalfOpen: true };
     const socket = tlsConnect(options);
     socket.setNoDelay(true);
     return socket;
