@@ -146,13 +146,6 @@ describe("ping and pong (RFC 6455 §5.5.2, §5.5.3)", () => {
 });
 
 describe("await ws.ping(): the round trip to the peer's pong", () => {
-  /** A raw client on a tapped route, and the server's side of it. */
-  async function tapped() {
-    const tap = new Tap();
-    const { port } = await resources.server({ "/tap": tap.route() });
-    const client = await resources.rawWebSocket(port, { path: "/tap" });
-    return { client, ws: await tap.next() };
-  }
   /** Tracks whether `promise` has settled, and how. */
   function watch<T>(promise: Promise<T>) {
     const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
@@ -169,7 +162,7 @@ describe("await ws.ping(): the round trip to the peer's pong", () => {
   }
 
   it("resolves with the round trip once the pong comes; without data the ping carries 4 random bytes", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     const answered = watch(ws.ping());
     const first = await client.nextFrame();
     expect(first).toMatchObject({ type: "ping" });
@@ -188,7 +181,7 @@ describe("await ws.ping(): the round trip to the peer's pong", () => {
   });
 
   it("a pong to a later ping answers the earlier ones too (RFC 6455 §5.5.3); one nobody waits for answers none", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     const [a, b, c] = ["a", "b", "c"].map((data) => watch(ws.ping(data)));
     for (const data of ["a", "b", "c"]) expect(await client.nextFrame()).toEqual({ type: "ping", data: Buffer.from(data) });
     client.pong("unsolicited");
@@ -206,7 +199,7 @@ describe("await ws.ping(): the round trip to the peer's pong", () => {
   });
 
   it("rejects with ConnectionClosedError when the connection ends first; an unawaited one is no unhandled rejection", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): number => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);

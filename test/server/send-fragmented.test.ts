@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConnectionClosedError, connect, type WebSocket } from "../../src/index.js";
+import { ConnectionClosedError, connect } from "../../src/index.js";
 import { OP } from "../support/frames.js";
 import { type RawClient, KiB, Tap, echoRoute, useResources, within } from "../support/index.js";
 
@@ -44,13 +44,6 @@ function wireFrames(client: RawClient): () => WireFrame[] {
   };
 }
 
-async function tapped(): Promise<{ client: RawClient; ws: WebSocket }> {
-  const tap = new Tap();
-  const { port } = await resources.server({ "/tap": tap.route() });
-  const client = await resources.rawWebSocket(port, { path: "/tap" });
-  return { client, ws: await tap.next() };
-}
-
 /** Pieces given one by one: `next(piece)` yields one, `end()` ends the source, `fail(e)` makes it throw. */
 function controlledSource<T>() {
   const waiting: Array<(result: IteratorResult<T> | Error) => void> = [];
@@ -79,7 +72,7 @@ function controlledSource<T>() {
 
 describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)", () => {
   it("text pieces: a text frame, continuations, an empty final frame; pings and pongs go between, a send() waits", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     const frames = wireFrames(client);
     const pieces = controlledSource<string>();
     const sending = ws.sendFragmented(pieces.source);
@@ -109,7 +102,7 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
   });
 
   it("byte pieces of any view make a binary message; an empty source sends nothing", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     const memory = Uint8Array.from([9, 1, 2, 3, 4, 9]).buffer;
     await ws.sendFragmented([Buffer.from([0]), new Uint16Array(memory, 2, 1), new DataView(memory, 4, 1), memory.slice(1, 2)]);
     expect(await client.nextFrame()).toEqual({ type: "binary", data: Buffer.from([0, 2, 3, 4, 1]) });
@@ -119,14 +112,14 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
   });
 
   it("a piece of the other kind is a TypeError and fails the connection with 1011: no broken message passes for whole", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     await expect(ws.sendFragmented(["text", Buffer.from("bytes")])).rejects.toThrow(/a text message's pieces are all strings, got binary/);
     expect(await client.nextFrame()).toMatchObject({ type: "close", code: 1011 });
     expect(await within(ws.closed, 10_000, "closed")).toMatchObject({ code: 1011 });
   });
 
   it("what is not a source of pieces, or a first piece that is not one, only rejects: nothing was sent, the connection goes on", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     for (const source of ["text", Buffer.from("bytes"), 42, null]) {
       await expect(ws.sendFragmented(source as unknown as string[])).rejects.toThrow(
         new TypeError("sendFragmented() takes an iterable or async iterable of pieces (strings or bytes); send() sends one string or buffer"),
@@ -140,7 +133,7 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
   });
 
   it("a source that throws: its error, and 1011", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     const pieces = controlledSource<Buffer>();
     const sending = ws.sendFragmented(pieces.source);
     pieces.next(Buffer.from("part"));
@@ -150,7 +143,7 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
   });
 
   it("close() mid-message: the close frame goes between the fragments, what waited is dropped, and it rejects", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     const frames = wireFrames(client);
     const pieces = controlledSource<string>();
     const sending = ws.sendFragmented(pieces.source);
@@ -172,7 +165,7 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
   });
 
   it("messages sent while one is in fragments, another fragmented one too, follow it in the order they were sent", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     const first = controlledSource<string>();
     const second = controlledSource<Buffer>();
     const sending = [ws.sendFragmented(first.source)];
@@ -195,7 +188,7 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
   });
 
   it("waits while the peer does not read, and completes once it does", async () => {
-    const { client, ws } = await tapped();
+    const { client, ws } = await resources.rawPair();
     client.socket.pause();
     let pulled = 0;
     const piece = Buffer.alloc(64 * KiB, 7);

@@ -93,6 +93,14 @@ export class Resources {
     return client;
   }
 
+  /** A raw client on a server of its own, and that server's side of the connection. */
+  async rawPair(): Promise<{ client: RawClient; ws: WebSocket }> {
+    const tap = new Tap();
+    const { port } = await this.server({ "/tap": tap.route() });
+    const client = await this.rawWebSocket(port, { path: "/tap" });
+    return { client, ws: await tap.next() };
+  }
+
   /** Sends one request on a new connection and returns the whole response. */
   async request(port: number, bytes: Buffer): Promise<HttpResponse> {
     const client = await this.raw(port);
