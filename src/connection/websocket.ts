@@ -13,7 +13,7 @@ import {
   encodeClose,
   truncateCloseReason,
 } from "../frame/index.js";
-import { type DeflateSettings, MessageDeflater, MessageInflater } from "../deflate/index.js";
+import { type DeflateSettings, EMPTY_BLOCK, MessageDeflater, MessageInflater } from "../deflate/index.js";
 import type { DeflateParams } from "../http/index.js";
 import { type BinaryData, payloadBytes, toBuffer } from "../frame/buffer-view.js";
 import { clockMs } from "./clock.js";
@@ -28,6 +28,15 @@ export type UserId = string | number;
 
 /** A received message: text as a string, binary as a Buffer. */
 export type Message = string | Buffer;
+
+/** Options of {@link WebSocket.sendFragmented}. */
+export interface FragmentedSendOptions {
+  /**
+   * Compress the message when permessage-deflate is negotiated (the default, true). False
+   * sends it plain, for pieces that are compressed already.
+   */
+  compress?: boolean;
+}
 
 /** How a connection ended; the value of `WebSocket.closed`. */
 export interface CloseInfo {
@@ -382,8 +391,11 @@ export class WebSocket implements AsyncIterable<Message> {
    * yields, as it comes: a file or a feed streamed without being held whole. Strings make
    * a text message, bytes a binary one (all pieces of one kind); a final empty frame ends
    * it. Resolves once the last frame is queued; it waits while the peer reads slower
-   * than the pieces come. The pieces are sent uncompressed, and large ones by reference,
-   * as in `send()`. A source that yields nothing sends nothing.
+   * than the pieces come. A source that yields nothing sends nothing.
+   *
+   * With permessage-deflate negotiated, the message is compressed piece by piece, each
+   * frame as its piece comes, unless `{ compress: false }` (for data that is compressed
+   * already, such as video). Uncompressed, large pieces go by reference, as in `send()`.
    *
    * Messages sent meanwhile (`send()`, broadcasts, another `sendFragmented()`) wait until
    * the message is complete, as RFC 6455 §5.4 asks, and go out in the order they were
@@ -396,13 +408,19 @@ export class WebSocket implements AsyncIterable<Message> {
    *
    * @example
    * ```ts
-   * await ws.sendFragmented(createReadStream("video.webm")); // one binary message
+   * await ws.sendFragmented(createReadStream("video.webm"), { compress: false }); // one binary message
    * ```
    */
-  async sendFragmented(source: Iterable<string | BinaryData> | AsyncIterable<string | BinaryData>): Promise<void> {
+  async sendFragmented(
+    source: Iterable<string | BinaryData> | AsyncIterable<string | BinaryData>,
+    options: FragmentedSendOptions = {},
+  ): Promise<void> {
     this.assertOpen();
     if (!isSourceOfPieces(source)) {
       throw new TypeError("sendFragmented() takes an iterable or async iterable of pieces (strings or bytes); send() sends one string or buffer");
+    }
+    if (typeof options !== "object" || options === null || !["boolean", "undefined"].includes(typeof options.compress)) {
+      throw new TypeError("sendFragmented()'s options are { compress?: boolean }");
     }
     const writer = this.writer;
     // Whatever is queued from now on waits behind this slot until the message is complete;
@@ -415,6 +433,9 @@ export class WebSocket implements AsyncIterable<Message> {
     // the frames after it are continuations.
     let kind: "text" | "binary" | undefined;
     let bytesSent = 0;
+    // Taken now, in call order: with context takeover, messages sent after this one are
+    // compressed after it, into the same window.
+    const deflate = options.compress !== false && this.compression !== undefined ? this.deflater.fragments() : undefined;
     try {
       for await (const piece of source) {
         this.assertOpen();
@@ -424,8 +445,14 @@ export class WebSocket implements AsyncIterable<Message> {
         }
         const bytes = payloadBytes(piece);
         this.checkBufferLimit(bytes.length);
-        const opcode = kind === undefined ? (pieceKind === "text" ? Opcode.Text : Opcode.Binary) : Opcode.Continuation;
-        writer.insertBefore(barrier, writer.encode(opcode, bytes, false));
+        let payload = bytes;
+        if (deflate !== undefined) {
+          payload = await deflate.compress(bytes);
+          this.assertOpen();
+        }
+        // RFC 7692 §6.1: RSV1 on the first frame of a compressed message only.
+        const opcode = kind !== undefined ? Opcode.Continuation : (pieceKind === "text" ? Opcode.Text : Opcode.Binary) | (deflate ? RSV1 : 0);
+        writer.insertBefore(barrier, writer.encode(opcode, payload, false));
         kind = pieceKind;
         bytesSent += bytes.length;
         // Backpressure on this message's own frames: what waits behind it cannot drain yet.
@@ -434,7 +461,9 @@ export class WebSocket implements AsyncIterable<Message> {
       }
       this.assertOpen();
       if (kind !== undefined) {
-        writer.insertBefore(barrier, writer.encode(Opcode.Continuation, EMPTY, true));
+        // Each compressed piece ended with a whole empty block (Z_SYNC_FLUSH); the peer
+        // appends 00 00 ff ff to the message, which needs a block's first byte before it.
+        writer.insertBefore(barrier, writer.encode(Opcode.Continuation, deflate ? EMPTY_BLOCK : EMPTY, true));
         this.counted(bytesSent);
       }
     } catch (error) {
@@ -442,6 +471,7 @@ export class WebSocket implements AsyncIterable<Message> {
       if (kind !== undefined && this.state === ReadyState.OPEN) this.fail(CloseCode.InternalError, "a fragmented message was broken off");
       throw error;
     } finally {
+      deflate?.end();
       const index = barriers.indexOf(barrier);
       if (index !== -1) {
         barriers.splice(index, 1);

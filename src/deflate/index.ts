@@ -3,7 +3,7 @@
  * negotiated parameters (`src/http/permessage-deflate.ts`) pick how each direction's
  * messages are compressed; `node:zlib` is the engine.
  */
-export { MessageDeflater } from "./message-deflater.js";
+export { EMPTY_BLOCK, type FragmentedMessage, MessageDeflater } from "./message-deflater.js";
 export { MessageInflater } from "./message-inflater.js";
 export { type DeflateSettings, type PerMessageDeflateOptions, deflateSettings } from "./options.js";
 export { zlibAvailable } from "./zlib-engine.js";

@@ -24,7 +24,10 @@ export class MessageDeflater {
   private readonly pool: EnginePool | undefined;
   private readonly engineOptions: ZlibEngineOptions;
   private engine: ZlibEngine | undefined;
-  /** The own engine is compressing on the thread pool: later messages wait their turn. */
+  /**
+   * The own engine is in use beyond a synchronous call (a compression on the thread pool,
+   * a message sent in fragments): later messages wait their turn.
+   */
   private running = false;
   /** Compressions waiting for the own engine, in send order. */
   private waiting: Array<() => void> | undefined;
@@ -99,41 +102,101 @@ export class MessageDeflater {
    * the one before it.
    */
   compress(data: Buffer, callback: (compressed: Buffer | undefined) => void): void {
-    if (this.pool === undefined) {
-      if (this.running) {
-        (this.waiting ??= []).push(() => this.compress(data, callback));
-        return;
-      }
-      this.running = true;
-    }
-    this.settings.limiter.run((done) => {
+    this.inTurn(() => {
       const engine = this.acquire();
       const output = new CompressedMessage();
-      engine.process(data, output.sink, (result) => {
-        done();
-        let compressed: Buffer | undefined;
-        if (result === true) {
-          compressed = this.finish(engine, output, data.length);
-        } else {
-          // Compressing valid bytes cannot fail; an engine that did is dropped. A receiver
-          // that keeps a window could not follow the next message, so it must not come
-          // compressed from a new engine: this connection stops compressing.
-          engine.close();
-          if (engine === this.engine) this.enabled = false;
-        }
-        if (this.pool === undefined) {
-          this.running = false;
-          this.waiting?.shift()?.();
-        }
+      this.processOnThreadPool(engine, data, output, (ok) => {
+        const compressed = ok ? this.finish(engine, output, data.length) : undefined;
+        this.endTurn();
         callback(compressed);
       });
     });
+  }
+
+  /**
+   * Begins a message compressed piece by piece, as it is sent in fragments (RFC 7692 §6.1:
+   * the payloads of its frames, joined, are the compressed message), or undefined when
+   * this deflater sends everything plain. Each piece's output ends with Z_SYNC_FLUSH's
+   * empty stored block, so the peer can inflate a frame as soon as it arrives; the last
+   * frame then carries only {@link EMPTY_BLOCK}.
+   *
+   * With context takeover the connection's window is this message's until `end()`:
+   * messages sent meanwhile wait their turn, and it waits for those before it. Without,
+   * each piece borrows an engine for its own compression only, so a message whose pieces
+   * come slowly holds no zlib state between them: the pieces are DEFLATE blocks that
+   * reach back no further than their own start, which any inflater follows.
+   */
+  fragments(): FragmentedMessage | undefined {
+    if (!this.enabled) return undefined;
+    const turn = new Promise<void>((resolve) => this.inTurn(resolve));
+    return {
+      compress: async (piece) => {
+        await turn;
+        return this.compressPiece(piece);
+      },
+      end: () => void turn.then(() => this.endTurn()),
+    };
   }
 
   /** Frees the connection's own engine (the connection has closed); a shared deflater has none. */
   close(): void {
     this.engine?.close();
     this.engine = undefined;
+  }
+
+  /** Runs `job` once the own engine is free, and keeps it until `endTurn()`; at once for a shared deflater. */
+  private inTurn(job: () => void): void {
+    if (this.pool === undefined) {
+      if (this.running) {
+        (this.waiting ??= []).push(() => this.inTurn(job));
+        return;
+      }
+      this.running = true;
+    }
+    job();
+  }
+
+  private endTurn(): void {
+    if (this.pool !== undefined) return;
+    this.running = false;
+    this.waiting?.shift()?.();
+  }
+
+  /** One piece of a fragmented message, flushed: synchronously when small. */
+  private compressPiece(piece: Buffer): Promise<Buffer> {
+    const engine = this.acquire();
+    const output = new CompressedMessage();
+    const flushed = (): Buffer => {
+      this.pool?.release(engine);
+      return output.flushed();
+    };
+    if (piece.length <= this.settings.syncLimit) {
+      engine.processSync(piece, output.sink);
+      return Promise.resolve(flushed());
+    }
+    return new Promise((resolve, reject) => {
+      this.processOnThreadPool(engine, piece, output, (ok) => {
+        if (ok) resolve(flushed());
+        else reject(new Error("permessage-deflate: zlib failed to compress a piece of a fragmented message"));
+      });
+    });
+  }
+
+  /** `engine.process` within the thread-pool limit; `done(false)` when zlib failed. */
+  private processOnThreadPool(engine: ZlibEngine, data: Buffer, output: CompressedMessage, done: (ok: boolean) => void): void {
+    this.settings.limiter.run((release) => {
+      engine.process(data, output.sink, (result) => {
+        release();
+        if (result !== true) {
+          // Compressing valid bytes cannot fail; an engine that did is dropped. A receiver
+          // that keeps a window could not follow the next message, so it must not come
+          // compressed from a new engine: this connection stops compressing.
+          engine.close();
+          if (engine === this.engine) this.enabled = false;
+        }
+        done(result === true);
+      });
+    });
   }
 
   private acquire(): ZlibEngine {
@@ -153,7 +216,23 @@ export class MessageDeflater {
   }
 }
 
-const EMPTY_BLOCK = Buffer.from([0x00]);
+/**
+ * A message whose pieces are compressed as they come (`MessageDeflater.fragments()`).
+ * `end()` is called once, whether or not every piece was compressed.
+ */
+export interface FragmentedMessage {
+  /** The payload of the piece's frame: its compressed bytes, flushed. */
+  compress(piece: Buffer): Promise<Buffer>;
+  /** The message is over: the window goes to the next message. */
+  end(): void;
+}
+
+/**
+ * An empty stored block's first byte: the peer's appended 00 00 ff ff completes it (RFC
+ * 7692 §7.2.3.6). The whole payload of an empty compressed message, and the last frame
+ * of a fragmented one, whose pieces each ended with a whole empty block.
+ */
+export const EMPTY_BLOCK = Buffer.from([0x00]);
 
 /** The output of one compression, collected from zlib. */
 class CompressedMessage {
@@ -166,14 +245,19 @@ class CompressedMessage {
     return true;
   };
 
+  /** The output as it is, ending with 00 00 ff ff: a piece of a fragmented message. */
+  flushed(): Buffer {
+    const parts = this.parts;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.length);
+  }
+
   /** The output less its last four bytes (00 00 ff ff). */
   payload(): Buffer {
     // zlib writes nothing for an empty message when its last flush left nothing pending
     // (context takeover): the message is then one empty stored block's first byte, as
     // RFC 7692 §7.2.3.6 shows, and the receiver's appended 00 00 ff ff completes it.
     if (this.length === 0) return EMPTY_BLOCK;
-    const parts = this.parts;
-    const whole = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.length);
+    const whole = this.flushed();
     return whole.subarray(0, whole.length - 4);
   }
 }

@@ -13,7 +13,7 @@ export {
   type RouteOptions,
 } from "./routes.js";
 export { WsrawServer, createServer, type ServerOptions, type ServerStats } from "./server.js";
-export { APP_PING, APP_PONG, ReadyState, WebSocket, type CloseInfo, type Message } from "../connection/websocket.js";
+export { APP_PING, APP_PONG, ReadyState, WebSocket, type CloseInfo, type FragmentedSendOptions, type Message } from "../connection/websocket.js";
 export {
   Group,
   type BroadcastOptions,

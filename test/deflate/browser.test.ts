@@ -36,6 +36,10 @@ interface BrowserCase {
   agreed: AgreedParams;
 }
 
+/** The pieces of the fragmented message: text of every width, each piece different. */
+const FRAGMENTS = Array.from({ length: 6 }, (_, i) => `piece ${i}: ${"deflate 日本語 🎉 кириллица ".repeat(500 + i * 37)}`);
+const AFTER_FRAGMENTS = `sent during the fragmented message ${"é".repeat(3000)}`;
+
 const CASES: BrowserCase[] = [
   {
     name: "wsraw's defaults (no context takeover)",
@@ -94,6 +98,25 @@ describe.skipIf(skipReason !== undefined)(suiteTitle("permessage-deflate in Chro
         requireWebSocket(({ websocket }) => {
           accepted.push(websocket.extensions);
           return echo(websocket);
+        }),
+      )
+      // A message streamed with sendFragmented() (compressed piece by piece), and one sent
+      // meanwhile, which must follow it; then a close.
+      .route(
+        "/fragmented",
+        requireWebSocket(async ({ websocket }) => {
+          const sending = websocket.sendFragmented(
+            (async function* () {
+              for (const piece of FRAGMENTS) {
+                await new Promise((resolve) => setTimeout(resolve, 5));
+                yield piece;
+              }
+            })(),
+          );
+          websocket.send(AFTER_FRAGMENTS);
+          await sending;
+          websocket.close(1000, "done");
+          await websocket.closed;
         }),
       )
       .route("/", httpOnly(() => ({ status: 200, headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>deflate</title>" })));
@@ -163,5 +186,33 @@ describe.skipIf(skipReason !== undefined)(suiteTitle("permessage-deflate in Chro
     else if (windowBits("server") >= 13) expect(repeatDown.compressed && repeatDown.wireLength < 100, `the server's repeat: ${repeatDown.wireLength} bytes`).toBe(true);
     if (agreed.clientNoContextTakeover) expect(repeatUp.wireLength).toBeGreaterThan(3500);
     else if (windowBits("client") >= 13) expect(repeatUp.compressed && repeatUp.wireLength < 100, `Chromium's repeat: ${repeatUp.wireLength} bytes`).toBe(true);
+  });
+
+  it.each(CASES)("$name: a message sent with sendFragmented(), compressed piece by piece, and one sent meanwhile", async ({ options }) => {
+    const { page, url } = await start(options);
+    const received = await within(
+      page.evaluate(
+        (target) =>
+          new Promise<{ messages: string[]; close: { code: number; reason: string; wasClean: boolean } }>((resolve) => {
+            const messages: string[] = [];
+            const ws = new WebSocket(target);
+            ws.onmessage = (event) => messages.push(String(event.data));
+            ws.onclose = (event) => resolve({ messages, close: { code: event.code, reason: event.reason, wasClean: event.wasClean } });
+          }),
+        url.replace(/\/echo$/, "/fragmented"),
+      ),
+      30_000,
+      "the page to receive both messages and the close",
+    );
+    expect(received.messages.length).toBe(2);
+    expect(received.messages[0] === FRAGMENTS.join(""), "the fragmented message, whole").toBe(true);
+    expect(received.messages[1] === AFTER_FRAGMENTS, "the message sent meanwhile, after it").toBe(true);
+    expect(received.close).toEqual({ code: 1000, reason: "done", wasClean: true });
+    const { frames, messages } = wire!.last.fromServer;
+    expect(messages.map((m) => [m.compressed, m.frames])).toEqual([
+      [true, FRAGMENTS.length + 1],
+      [true, 1],
+    ]);
+    expect(frames.filter((f) => f.opcode < 8).map((f) => f.rsv1)).toEqual([true, ...FRAGMENTS.map(() => false), true]);
   });
 });
