@@ -447,7 +447,12 @@ export class WebSocket implements AsyncIterable<Message> {
         this.checkBufferLimit(bytes.length);
         let payload = bytes;
         if (deflate !== undefined) {
-          payload = await deflate.compress(bytes);
+          // A connection that closes frees its engine under a running compression, which
+          // then fails: the failure to report is the close.
+          payload = await deflate.compress(bytes).catch((error: unknown) => {
+            this.assertOpen();
+            throw error;
+          });
           this.assertOpen();
         }
         // RFC 7692 §6.1: RSV1 on the first frame of a compressed message only.

@@ -31,6 +31,8 @@ export class MessageDeflater {
   private running = false;
   /** Compressions waiting for the own engine, in send order. */
   private waiting: Array<() => void> | undefined;
+  /** The own engine was freed for good (`close()`). */
+  private closed = false;
   /** zlib cannot compress with a 256-byte window (2^8): such a peer gets plain messages. */
   private enabled: boolean;
 
@@ -103,6 +105,11 @@ export class MessageDeflater {
    */
   compress(data: Buffer, callback: (compressed: Buffer | undefined) => void): void {
     this.inTurn(() => {
+      if (this.closed) {
+        this.endTurn();
+        callback(undefined);
+        return;
+      }
       const engine = this.acquire();
       const output = new CompressedMessage();
       this.processOnThreadPool(engine, data, output, (ok) => {
@@ -138,8 +145,14 @@ export class MessageDeflater {
     };
   }
 
-  /** Frees the connection's own engine (the connection has closed); a shared deflater has none. */
+  /**
+   * Frees the connection's own engine (the connection has closed); a shared deflater has
+   * none. Compressions still waiting for the window end without one: nothing will send
+   * what they make, and a new engine would only be zlib memory to leak.
+   */
   close(): void {
+    if (this.pool !== undefined) return;
+    this.closed = true;
     this.engine?.close();
     this.engine = undefined;
   }
@@ -164,6 +177,7 @@ export class MessageDeflater {
 
   /** One piece of a fragmented message, flushed: synchronously when small. */
   private compressPiece(piece: Buffer): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new Error("permessage-deflate: the connection's compressor is closed"));
     const engine = this.acquire();
     const output = new CompressedMessage();
     const flushed = (): Buffer => {

@@ -145,6 +145,30 @@ describe("round trip: compress, frame, parse, inflate (RFC 7692 §7.2)", () => {
     expect(deflater.compressSync(Buffer.alloc(5000))!.length).toBeLessThan(100);
   });
 
+  it("with context takeover a fragmented message holds the window: what comes after waits, and once closed nothing makes a new engine", async () => {
+    const deflater = new MessageDeflater(
+      { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 },
+      "server",
+      deflateSettings({ threshold: 0 }),
+    );
+    const engine = () => (deflater as unknown as { engine: unknown }).engine;
+    const fragments = deflater.fragments()!;
+    const first = await fragments.compress(Buffer.from("first piece"));
+    expect(first.subarray(-4)).toEqual(Buffer.from([0, 0, 0xff, 0xff]));
+    expect(deflater.isSync(10), "the window is the fragmented message's").toBe(false);
+    const after: Array<Buffer | undefined> = [];
+    deflater.compress(Buffer.from("sent meanwhile"), (compressed) => after.push(compressed));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(after, "waits for the fragmented message to end").toEqual([]);
+    deflater.close();
+    expect(engine()).toBeUndefined();
+    fragments.end();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(after, "ends without compressing").toEqual([undefined]);
+    expect(engine(), "no engine made after close()").toBeUndefined();
+    await expect(deflater.fragments()!.compress(Buffer.from("late"))).rejects.toThrow(/closed/);
+  });
+
   it("a 2^8 window is never compressed with (zlib cannot): plain messages only", () => {
     const deflater = new MessageDeflater(
       { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 8, clientMaxWindowBits: 15 },

@@ -11,7 +11,7 @@ import { inflateRawSync, constants as zlibConstants } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import WsClient from "ws";
-import { type PerMessageDeflateOptions, type WebSocket, connect } from "../../src/index.js";
+import { ConnectionClosedError, type PerMessageDeflateOptions, type WebSocket, connect } from "../../src/index.js";
 import { KiB, Tap, WsPeer, sha256, useResources, within } from "../support/index.js";
 import { WireTap, compressibleText, deflateParams, inflateWithWs, randomText } from "./fixtures/wire.js";
 
@@ -138,6 +138,23 @@ describe("sendFragmented() with permessage-deflate", () => {
     await within(sending, 10_000, "the fragmented message");
     expect(sha256((await peer.next(10_000)) as Buffer)).toBe(sha256(Buffer.concat(pieces)));
     expect(sha256((await peer.next(10_000)) as Buffer)).toBe(sha256(compressibleText(4 * KiB)));
+  });
+
+  it("the peer goes while a piece compresses on the thread pool: it rejects with ConnectionClosedError (not the zlib error of the engine freed under it)", async () => {
+    const { tap, url } = await tappedServer(TAKEOVER, 1024);
+    const { peer } = await wsClient(url);
+    const ws = await tap.next();
+    const pieces = (async function* () {
+      yield Buffer.from(compressibleText(256 * KiB));
+      peer.ws.terminate();
+      // Tens of milliseconds of zlib: the reset arrives meanwhile.
+      yield Buffer.from(compressibleText(16 * 1024 * KiB));
+      yield Buffer.from("never sent");
+    })();
+    const sending = ws.sendFragmented(pieces);
+    ws.send(compressibleText(4 * KiB)); // waits for the window, behind the fragmented message
+    await expect(within(sending, 10_000, "sendFragmented to settle")).rejects.toThrow(ConnectionClosedError);
+    expect((await within(ws.closed, 10_000, "closed")).code).toBe(1006);
   });
 
   it("{ compress: false }: plain frames, RSV1 clear; any other option value is a TypeError", async () => {
