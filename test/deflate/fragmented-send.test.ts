@@ -4,18 +4,28 @@
  * Read off the wire through a `WireTap` and decoded by independent inflaters (`ws`'s
  * client and codec, Node's zlib), with and without context takeover; the messages sent
  * meanwhile must still inflate, which they do only if they went through the window after
- * the fragmented one. And a property: any mix of compressed fragmented messages and
+ * the fragmented one. Python's `websockets` and Chromium (test/deflate/browser.test.ts)
+ * receive it too. And a property: any mix of compressed fragmented messages and
  * sends arrives whole, in call order, at wsraw's own client.
  */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { inflateRawSync, constants as zlibConstants } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import WsClient from "ws";
 import { ConnectionClosedError, type PerMessageDeflateOptions, type WebSocket, connect } from "../../src/index.js";
-import { KiB, Tap, WsPeer, sha256, useResources, within } from "../support/index.js";
+import { KiB, Tap, WsPeer, runProgram, sha256, useResources, within } from "../support/index.js";
 import { WireTap, compressibleText, deflateParams, inflateWithWs, randomText } from "./fixtures/wire.js";
 
 const resources = useResources();
+const PYTHON = "/usr/bin/python3";
+const PYTHON_RECEIVER = fileURLToPath(new URL("./fixtures/python-websockets-receive.py", import.meta.url));
+/** Why the Python client cannot run here, or undefined when it can. Under CI=true it always runs. */
+const pythonSkip =
+  process.env.CI === "true" || spawnSync(PYTHON, ["-c", "import websockets"]).status === 0
+    ? undefined
+    : "install Debian's python3-websockets to run it";
 
 const TAKEOVER = { serverNoContextTakeover: false, clientNoContextTakeover: false } satisfies PerMessageDeflateOptions;
 
@@ -195,6 +205,43 @@ describe("sendFragmented() with permessage-deflate", () => {
     const { data, compressed } = await within(received, 10_000, "the ws server to receive it");
     expect(data.toString()).toBe(pieces.join(""));
     expect(compressed).toBe(true);
+  });
+
+  it.skipIf(pythonSkip !== undefined).each([
+    { name: "no context takeover", options: true as const, takeover: false },
+    { name: "context takeover", options: TAKEOVER, takeover: true },
+  ])(`Python's websockets inflates it, $name${pythonSkip ? ` (skipped: ${pythonSkip})` : ""}`, async ({ options, takeover }) => {
+    const pieces = [...textPieces(3, 20 * KiB), "日本語 🎉".repeat(2000)];
+    const after = compressibleText(8 * KiB);
+    const tap = new Tap(async ({ websocket: ws }) => {
+      const sending = ws.sendFragmented(
+        (async function* () {
+          for (const piece of pieces) {
+            await new Promise((resolve) => setTimeout(resolve, 2));
+            yield piece;
+          }
+        })(),
+      );
+      ws.send(after);
+      await sending;
+      await ws.closed;
+    });
+    const { port } = await resources.server({ "/tap": tap.route() }, { perMessageDeflate: options });
+    const wire = await WireTap.start(port);
+    resources.defer(() => wire.close());
+    const { code, stdout, stderr } = await runProgram(PYTHON, [PYTHON_RECEIVER, wire.url("/tap"), "2"], 30_000);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout.trim().split("\n").pop()!);
+    expect(result.error, stderr).toBeNull();
+    expect(deflateParams(result.extensions_header)).toMatchObject({ serverNoContextTakeover: !takeover });
+    const text = (s: string) => ({ type: "text", length: Buffer.byteLength(s), sha256: sha256(s) });
+    expect(result.messages).toEqual([text(pieces.join("")), text(after)]);
+    // The server answers a close with the code alone.
+    expect(result.close).toEqual({ code: 1000, reason: "" });
+    expect(wire.last.fromServer.messages.map((m) => [m.compressed, m.frames])).toEqual([
+      [true, pieces.length + 1],
+      [true, 1],
+    ]);
   });
 
   it("property: compressed fragmented messages mixed with sends arrive whole and in call order, with and without context takeover", async () => {
