@@ -4,16 +4,20 @@ import { splitList } from "./grammar.js";
 import type { RequestHead } from "./request-head.js";
 import { parseProtocolList } from "./subprotocol.js";
 
-/** The WebSocket-specific parts of a valid opening handshake request. */
-export interface UpgradeRequest {
-  /** `Sec-WebSocket-Key`, from which the `Sec-WebSocket-Accept` answer is derived. */
-  key: string;
+/** What a client offers in any opening handshake, over HTTP/1.1 or HTTP/2 (RFC 8441 §5). */
+export interface WebSocketOffers {
   /** Offered subprotocols, in the client's order of preference (may be empty). */
   protocols: string[];
   /** Offered extensions, parsed (may be empty). */
   extensions: ExtensionOffer[];
   /** The `Origin` header, for the application to check (RFC 6455 §10.2); absent for non-browser clients. */
   origin: string | undefined;
+}
+
+/** The WebSocket-specific parts of a valid opening handshake request. */
+export interface UpgradeRequest extends WebSocketOffers {
+  /** `Sec-WebSocket-Key`, from which the `Sec-WebSocket-Accept` answer is derived. */
+  key: string;
 }
 
 // RFC 6455 §11.3.1, §11.3.5 and RFC 9112 §3.2: these MUST NOT appear more than once in a request.
@@ -99,10 +103,18 @@ export function validateUpgradeRequest(head: RequestHead): UpgradeRequest {
   if (key === undefined || !KEY.test(key)) {
     throw new HttpError(400, "Sec-WebSocket-Key must be base64 of 16 bytes");
   }
+  return { key, ...websocketOffers(headers) };
+}
+
+/**
+ * The subprotocols, extensions and origin a request offers (RFC 6455 §4.2.1 items 7–9).
+ *
+ * @throws HttpError 400 when Sec-WebSocket-Protocol or Sec-WebSocket-Extensions is malformed.
+ */
+export function websocketOffers(headers: Readonly<Record<string, string>>): WebSocketOffers {
   const protocolList = headers["sec-websocket-protocol"];
   const extensionList = headers["sec-websocket-extensions"];
   return {
-    key,
     protocols: protocolList === undefined ? [] : parseProtocolList(protocolList),
     extensions: extensionList === undefined ? [] : parseExtensions(extensionList),
     origin: headers["origin"],

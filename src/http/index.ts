@@ -1,6 +1,6 @@
 /**
  * The WebSocket opening handshake, sans-I/O: parse a request head from bytes, validate it
- * (RFC 6455 §4.2.1), negotiate subprotocol and extensions, and build the response bytes.
+ * (RFC 6455 §4.2.1, or an HTTP/2 extended CONNECT, RFC 8441), negotiate subprotocol and extensions, and build the response bytes.
  * Nothing here touches a socket or a timer.
  *
  * @packageDocumentation
@@ -16,7 +16,8 @@ export {
 } from "./client-handshake.js";
 export { ResponseHeadParser, parseResponseHead, type ResponseHead } from "./response-head.js";
 export { formatExtensions, parseExtensions, type ExtensionNegotiator, type ExtensionOffer } from "./extensions.js";
-export { isUpgradeRequest, validateUpgradeRequest, type UpgradeRequest } from "./handshake.js";
+export { isUpgradeRequest, validateUpgradeRequest, websocketOffers, type UpgradeRequest, type WebSocketOffers } from "./handshake.js";
+export { extendedConnectHead, isExtendedConnect, validateExtendedConnect, type Http2RequestHeaders } from "./extended-connect.js";
 export {
   RequestHeadParser,
   createHeaderFields,

@@ -79,12 +79,12 @@ export class WsRequest {
 
   /** The peer's IP address (asked of the socket: undefined once it has closed, unless read before). */
   get remoteAddress(): string | undefined {
-    return this.peer.remoteAddress;
+    return fromPeer(() => this.peer.remoteAddress);
   }
 
   /** The peer's port. */
   get remotePort(): number | undefined {
-    return this.peer.remotePort;
+    return fromPeer(() => this.peer.remotePort);
   }
 
   /**
@@ -105,19 +105,8 @@ export class WsRequest {
    */
   get tls(): PeerTls | undefined {
     const socket = this.peer;
-    if (!(socket instanceof TLSSocket)) return undefined;
-    const certificate = socket.getPeerCertificate();
-    // Without a client certificate, Node gives an empty object (or null once closed).
-    const sent = certificate !== null && Object.keys(certificate).length > 0;
-    // A code string in fact (typed as an Error), null or undefined when there is none.
-    const error = socket.authorizationError as Error | string | null | undefined;
-    return {
-      authorized: socket.authorized,
-      authorizationError: error === undefined || error === null ? undefined : String(error),
-      certificate: sent ? certificate : undefined,
-      protocol: socket.getProtocol(),
-      servername: (socket as TLSSocket & { servername?: string | false }).servername || undefined,
-    };
+    if (!fromPeer(() => socket instanceof TLSSocket)) return undefined;
+    return fromPeer(() => peerTls(socket as TLSSocket));
   }
 
   /** True when the request is a WebSocket opening handshake, false for plain HTTP. */
@@ -136,6 +125,34 @@ export class WsRequest {
     if (text === undefined) return;
     this.headText = text;
     this.parsedHead = undefined;
+  }
+}
+
+/** What a TLS socket tells of its client. */
+function peerTls(socket: TLSSocket): PeerTls {
+  const certificate = socket.getPeerCertificate();
+  // Without a client certificate, Node gives an empty object (or null once closed).
+  const sent = certificate !== null && Object.keys(certificate).length > 0;
+  // A code string in fact (typed as an Error), null or undefined when there is none.
+  const error = socket.authorizationError as Error | string | null | undefined;
+  return {
+    authorized: socket.authorized,
+    authorizationError: error === undefined || error === null ? undefined : String(error),
+    certificate: sent ? certificate : undefined,
+    protocol: socket.getProtocol(),
+    servername: (socket as TLSSocket & { servername?: string | false }).servername || undefined,
+  };
+}
+
+/**
+ * Reads the peer's socket. Over HTTP/2 that is `node:http2`'s proxy of the session's
+ * socket, which throws once the session has let go of it: then there is nothing to tell.
+ */
+function fromPeer<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,4 +1,6 @@
+import { Buffer } from "node:buffer";
 import type { IncomingMessage } from "node:http";
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { type AddressInfo, type Server as NetServer, type Socket, createServer as createNetServer } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TlsOptions } from "node:tls";
@@ -6,6 +8,7 @@ import { CloseCode, resolveMaxPayload } from "../frame/index.js";
 import { type DeflateSettings, type PerMessageDeflateOptions, deflateSettings, zlibAvailable } from "../deflate/index.js";
 import {
   HttpError,
+  type Http2RequestHeaders,
   type ExtensionNegotiator,
   type ExtensionOffer,
   type ProtocolSelector,
@@ -15,12 +18,17 @@ import {
   buildUpgradeResponse,
   createHeaderFields,
   errorResponse,
+  extendedConnectHead,
   formatExtensions,
   PERMESSAGE_DEFLATE,
+  isExtendedConnect,
   isUpgradeRequest,
   negotiateDeflate,
   parseRequestTarget,
   selectProtocol,
+  type UpgradeRequest,
+  type WebSocketOffers,
+  validateExtendedConnect,
   validateUpgradeRequest,
 } from "../http/index.js";
 import { ConnectionClosedError } from "../connection/errors.js";
@@ -169,6 +177,8 @@ export class WsrawServer {
    * listener that forgets it (removed at the upgrade: an open connection keeps no closure).
    */
   private readonly pendingSockets = new Map<Duplex, () => void>();
+  /** HTTP/2 streams given to `handleHttp2Stream`: answered with HTTP/2 headers, not HTTP/1.1 bytes. */
+  private readonly http2Streams = new WeakSet<Duplex>();
   private readonly membershipWatchers = new Set<MembershipWatcher>();
   private readonly groupRegistry = new GroupRegistry(this.membershipWatchers);
   private readonly userConnections = new Map<UserId, Set<WebSocket>>();
@@ -383,6 +393,46 @@ export class WsrawServer {
   }
 
   /**
+   * WebSockets over HTTP/2 (RFC 8441) on a `node:http2` server of your own: an extended
+   * CONNECT stream (`:method` CONNECT, `:protocol` websocket) becomes a connection on its
+   * route, as an upgrade would (`authorize`, origins, subprotocols, permessage-deflate),
+   * answered `:status` 200 instead of 101; the stream then carries the frames. Returns
+   * false, touching nothing, for any other request: serve it yourself. Browsers use it for
+   * `wss://` to an origin whose page came over HTTP/2, once the server announces it with
+   * `settings: { enableConnectProtocol: true }`.
+   *
+   * @example
+   * ```ts
+   * const h2 = http2.createSecureServer({ key, cert, allowHTTP1: true, settings: { enableConnectProtocol: true } });
+   * h2.on("stream", (stream, headers) => {
+   *   if (!server.handleHttp2Stream(stream, headers)) stream.respond({ ":status": 404 }), stream.end();
+   * });
+   * h2.on("upgrade", (req, socket, head) => server.handleUpgrade(req, socket, head)); // HTTP/1.1 clients
+   * ```
+   */
+  handleHttp2Stream(stream: ServerHttp2Stream, headers: Http2RequestHeaders): boolean {
+    if (!isExtendedConnect(headers)) return false;
+    this.http2Streams.add(stream);
+    this.trackPendingSocket(stream);
+    let head: RequestHead;
+    try {
+      head = extendedConnectHead(headers);
+    } catch (error) {
+      this.refuse(stream, error, undefined);
+      return true;
+    }
+    const { route, path } = this.routeFor(head.path);
+    const req = new WsRequest(head, true, http2Peer(stream), path);
+    try {
+      if (route === undefined || route.kind === "http") throw new HttpError(404, `No WebSocket route for ${head.path}`);
+      this.upgrade(stream, req, route, NOTHING_YET, validateExtendedConnect(head));
+    } catch (error) {
+      this.refuse(stream, error, req);
+    }
+    return true;
+  }
+
+  /**
    * Stops accepting connections, closes every open connection with 1001, and resolves once
    * all are closed (each waits at most `closeTimeoutMs` for its peer).
    */
@@ -456,14 +506,12 @@ export class WsrawServer {
   /** Routes a complete request head: plain HTTP, or the upgrade. */
   private dispatch(socket: Duplex, head: RequestHead, rest: Buffer): void {
     const upgrade = isUpgradeRequest(head);
-    const exact = this.routes.get(head.path);
-    const route = (exact ?? this.routes.get("*"))?.route;
-    // The route's own string for the path: a request held for a connection's life keeps no copy.
-    const req = new WsRequest(head, upgrade, socket as Partial<Socket>, exact?.path);
+    const { route, path } = this.routeFor(head.path);
+    const req = new WsRequest(head, upgrade, socket as Partial<Socket>, path);
     try {
       if (route === undefined) throw new HttpError(404, `No route for ${head.path}`);
       if (upgrade && route.kind !== "http") {
-        this.upgrade(socket, req, route, rest);
+        this.upgrade(socket, req, route, rest, validateUpgradeRequest(head));
         return;
       }
       if (route.kind === "require") {
@@ -477,6 +525,15 @@ export class WsrawServer {
     } catch (error) {
       this.refuse(socket, error, req);
     }
+  }
+
+  /**
+   * The route for a path (or the `*` route), and the route's own string for an exact
+   * match: a request held for a connection's life keeps no copy of its path.
+   */
+  private routeFor(path: string): { route: Route | undefined; path: string | undefined } {
+    const exact = this.routes.get(path);
+    return { route: (exact ?? this.routes.get("*"))?.route, path: exact?.path };
   }
 
   private async serveHttp(socket: Duplex, req: WsRequest, route: Exclude<Route, { kind: "require" }>): Promise<void> {
@@ -494,9 +551,8 @@ export class WsrawServer {
    * Validates and negotiates the upgrade, then opens the connection: at once, or after the
    * `authorize` hook when there is one. Throws HttpError for a request that is refused.
    */
-  private upgrade(socket: Duplex, req: WsRequest, route: Route, rest: Buffer): void {
+  private upgrade(socket: Duplex, req: WsRequest, route: Route, rest: Buffer, handshake: WebSocketOffers & Partial<UpgradeRequest>): void {
     const head = req.head;
-    const handshake = validateUpgradeRequest(head);
     const routeOptions: RouteOptions = route.options;
     if (this.closing) throw new HttpError(503, "The server is shutting down");
     if (this.openConnections.size >= this.options.maxConnections) {
@@ -570,8 +626,9 @@ export class WsrawServer {
 
   /** Sends the 101 response and starts the connection and its handler. */
   private open(socket: Duplex, req: WsRequest, route: Route, rest: Buffer, negotiated: Negotiated): void {
-    const { protocol, extensions } = negotiated;
-    socket.write(buildUpgradeResponse(negotiated));
+    const { protocol, extensions, key } = negotiated;
+    if (key !== undefined) socket.write(buildUpgradeResponse({ key, protocol, extensions }));
+    else (socket as ServerHttp2Stream).respond(http2Acceptance(negotiated));
     this.handshakesAccepted++;
     this.adoptPendingSocket(socket);
     const ws = new WebSocket(
@@ -676,12 +733,15 @@ export class WsrawServer {
       const status = error instanceof HttpError ? error.status : 500;
       this.handshakesRefused.set(status, (this.handshakesRefused.get(status) ?? 0) + 1);
     }
+    let answer: HttpError;
     if (error instanceof HttpError) {
-      this.respond(socket, errorResponse(error));
-      return;
+      answer = error;
+    } else {
+      this.reportError(error, req);
+      answer = new HttpError(500, "Internal server error");
     }
-    this.reportError(error, req);
-    this.respond(socket, errorResponse(new HttpError(500, "Internal server error")));
+    if (this.http2Streams.has(socket)) respondOnHttp2Stream(socket as ServerHttp2Stream, answer);
+    else this.respond(socket, errorResponse(answer));
   }
 
   private reportError(error: unknown, req: WsRequest | undefined): void {
@@ -721,7 +781,8 @@ const NO_CONNECTIONS: ReadonlySet<WebSocket> = new Set();
 
 /** What the server answers a valid handshake with. */
 interface Negotiated {
-  key: string;
+  /** The client's Sec-WebSocket-Key; none over HTTP/2 (RFC 8441 §5). */
+  key: string | undefined;
   protocol: string | undefined;
   extensions: string;
   compression: Compression | undefined;
@@ -777,6 +838,41 @@ function headFromIncomingMessage(req: IncomingMessage): RequestHead {
     headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
   }
   return { method: req.method ?? "GET", target, path, query, httpVersion: req.httpVersion, headers, rawHeaders };
+}
+
+/** The response headers accepting a WebSocket over HTTP/2 (RFC 8441 §5): 200, no Sec-WebSocket-Accept. */
+function http2Acceptance({ protocol, extensions }: Negotiated): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { ":status": 200 };
+  if (protocol !== undefined) headers["sec-websocket-protocol"] = protocol;
+  if (extensions !== "") headers["sec-websocket-extensions"] = extensions;
+  return headers;
+}
+
+/** What follows an HTTP/2 handshake's headers in its stream: nothing yet (it is read as it comes). */
+const NOTHING_YET = Buffer.alloc(0);
+
+// RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2.
+const CONNECTION_SPECIFIC = new Set(["connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding"]);
+
+/** A refusal on an HTTP/2 stream: its status and headers, the message as the body. */
+function respondOnHttp2Stream(stream: ServerHttp2Stream, error: HttpError): void {
+  if (stream.destroyed || stream.headersSent) return;
+  const headers: OutgoingHttpHeaders = { ":status": error.status, "content-type": "text/plain; charset=utf-8" };
+  for (const [name, value] of Object.entries(error.headers)) {
+    const key = name.toLowerCase();
+    if (!CONNECTION_SPECIFIC.has(key)) headers[key] = value;
+  }
+  stream.respond(headers);
+  stream.end(`${error.message}\n`);
+}
+
+/**
+ * The peer of an HTTP/2 stream, for `req.remoteAddress` and `req.tls`: its session's
+ * socket (`node:http2` hands out a proxy of it, which throws once the session has let go
+ * of the socket; WsRequest reads it with that in mind).
+ */
+function http2Peer(stream: ServerHttp2Stream): Partial<Socket> {
+  return (stream.session?.socket ?? {}) as Partial<Socket>;
 }
 
 function withoutUndefined<T extends object>(options: T): T {

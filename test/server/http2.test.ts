@@ -1,0 +1,288 @@
+/**
+ * WebSockets over HTTP/2 (RFC 8441) through `server.handleHttp2Stream()` on a `node:http2`
+ * server (cleartext h2 here; test/browser/http2.test.ts has Chromium over TLS). The client
+ * is Node's own HTTP/2 client sending the extended CONNECT, and wsraw's frame codec on
+ * the stream: masked frames up, the server's frames parsed down. Covers the handshake's
+ * answers (200 and its headers, every refusal with its status), the echo of every kind
+ * of message, permessage-deflate, the close handshake ending the stream, a reset stream,
+ * a large message under HTTP/2 flow control, and server shutdown.
+ */
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  CloseCode,
+  type RouteOptions,
+  type ServerOptions,
+  type UpgradedRequest,
+  type WsrawServer,
+  createServer,
+  httpOnly,
+  requireWebSocket,
+} from "../../src/index.js";
+import { FrameParser, encodeClose, encodeMessage, encodePing } from "../../src/frame/index.js";
+import { AsyncQueue, HOST, Tap, echoRoute, within } from "../support/index.js";
+
+type Received = { kind: "text" | "binary"; data: string | Buffer } | { kind: "ping" | "pong"; data: Buffer } | { kind: "close"; code: number; reason: string };
+
+/** One WebSocket over an HTTP/2 stream, driven frame by frame. */
+class Http2WebSocket {
+  readonly received = new AsyncQueue<Received>("frame from the server over HTTP/2");
+  readonly ended: Promise<void>;
+  private readonly parser = new FrameParser(
+    {
+      onMessage: (payload, binary) => this.received.push(binary ? { kind: "binary", data: Buffer.from(payload) } : { kind: "text", data: payload.toString() }),
+      onPing: (data) => this.received.push({ kind: "ping", data: Buffer.from(data) }),
+      onPong: (data) => this.received.push({ kind: "pong", data: Buffer.from(data) }),
+      onClose: (code, reason) => this.received.push({ kind: "close", code, reason }),
+    },
+    { role: "client", maxPayload: 64 * 1024 * 1024 },
+  );
+
+  constructor(
+    readonly stream: ClientHttp2Stream,
+    readonly headers: IncomingHttpHeaders,
+  ) {
+    stream.on("data", (chunk: Buffer) => this.parser.push(chunk));
+    this.ended = new Promise((resolve) => stream.once("end", resolve));
+  }
+
+  send(message: string | Buffer, fragmentSize?: number): void {
+    for (const chunk of encodeMessage(message, { mask: true, fragmentSize })) this.stream.write(chunk);
+  }
+
+  async next(): Promise<Received> {
+    return this.received.next(10_000);
+  }
+}
+
+interface Served {
+  wsraw: WsrawServer;
+  h2: http2.Http2Server;
+  url: string;
+  /** Streams that were not a WebSocket's: the test server answered them 418. */
+  others: string[];
+}
+
+const sessions: ClientHttp2Session[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+
+afterEach(async () => {
+  for (const session of sessions.splice(0)) session.destroy();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A node:http2 cleartext server that hands extended CONNECT streams to a wsraw server. */
+async function serve(routes: Record<string, ReturnType<typeof echoRoute>>, options: ServerOptions = {}, enableConnectProtocol = true): Promise<Served> {
+  const wsraw = createServer(options);
+  for (const [path, route] of Object.entries(routes)) wsraw.route(path, route);
+  const others: string[] = [];
+  const h2 = http2.createServer({ settings: { enableConnectProtocol } });
+  h2.on("stream", (stream, headers) => {
+    if (wsraw.handleHttp2Stream(stream, headers)) return;
+    others.push(`${headers[":method"]} ${headers[":path"]}`);
+    stream.respond({ ":status": 418 });
+    stream.end();
+  });
+  await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+  cleanups.push(() => new Promise((resolve) => h2.close(resolve)), () => wsraw.close());
+  return { wsraw, h2, url: `http://${HOST}:${(h2.address() as { port: number }).port}`, others };
+}
+
+/** An HTTP/2 session that has the server's SETTINGS (extended CONNECT needs them first). */
+async function session(url: string): Promise<ClientHttp2Session> {
+  const client = http2.connect(url);
+  sessions.push(client);
+  client.on("error", () => {});
+  await within(new Promise((resolve) => client.once("remoteSettings", resolve)), 10_000, "the server's SETTINGS");
+  return client;
+}
+
+/** Sends an extended CONNECT; resolves with the response headers and the stream. */
+async function open(client: ClientHttp2Session, path: string, headers: http2.OutgoingHttpHeaders = {}): Promise<Http2WebSocket> {
+  const stream = client.request({
+    ":method": "CONNECT",
+    ":protocol": "websocket",
+    ":scheme": "http",
+    ":path": path,
+    "sec-websocket-version": "13",
+    ...headers,
+  });
+  stream.on("error", () => {});
+  const response = await within(new Promise<IncomingHttpHeaders>((resolve) => stream.once("response", resolve)), 10_000, `the response to CONNECT ${path}`);
+  return new Http2WebSocket(stream, response);
+}
+
+/** The body of a refused stream. */
+async function bodyOf(ws: Http2WebSocket): Promise<string> {
+  const chunks: Buffer[] = [];
+  ws.stream.removeAllListeners("data");
+  ws.stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await within(ws.ended, 10_000, "the refusal's body");
+  return Buffer.concat(chunks).toString();
+}
+
+describe("WebSockets over HTTP/2 (RFC 8441): server.handleHttp2Stream()", () => {
+  it("answers 200 with no Sec-WebSocket-Accept, echoes text, binary, fragments and pings, and closes by ending the stream", async () => {
+    const tap = new Tap(async ({ websocket: ws }) => {
+      for await (const message of ws) ws.send(message);
+    });
+    const { url } = await serve({ "/echo": tap.route() });
+    const client = await session(url);
+    const ws = await open(client, "/echo?room=lobby", { origin: "https://example.com" });
+    expect(ws.headers[":status"]).toBe(200);
+    expect(ws.headers["sec-websocket-accept"]).toBeUndefined();
+    const req: UpgradedRequest = await tap.requests.next();
+    expect(req.method).toBe("CONNECT");
+    expect(req.head.httpVersion).toBe("2.0");
+    expect(req.path).toBe("/echo");
+    expect(req.query.get("room")).toBe("lobby");
+    expect(req.headers.host).toBe(url.slice("http://".length));
+    expect(req.headers.origin).toBe("https://example.com");
+    expect(req.remoteAddress).toBe(HOST);
+
+    ws.send("hello over HTTP/2");
+    expect(await ws.next()).toEqual({ kind: "text", data: "hello over HTTP/2" });
+    ws.send(Buffer.from([1, 2, 3]));
+    expect(await ws.next()).toEqual({ kind: "binary", data: Buffer.from([1, 2, 3]) });
+    ws.send("é".repeat(5000), 7);
+    expect(await ws.next()).toEqual({ kind: "text", data: "é".repeat(5000) });
+    ws.stream.write(encodePing("p", { mask: true }));
+    expect(await ws.next()).toEqual({ kind: "pong", data: Buffer.from("p") });
+
+    ws.stream.write(encodeClose(CloseCode.Normal, "bye", { mask: true }));
+    expect(await ws.next()).toEqual({ kind: "close", code: 1000, reason: "" });
+    // RFC 8441 §5: the orderly end of the connection is the stream's END_STREAM.
+    await within(ws.ended, 10_000, "the server to end the stream");
+    ws.stream.end();
+    expect(await within(req.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "bye", wasClean: true });
+  });
+
+  it("negotiates subprotocols and permessage-deflate as an upgrade does", async () => {
+    const tap = new Tap(async ({ websocket: ws }) => {
+      ws.send("x".repeat(4096));
+      await ws.closed;
+    });
+    const { url } = await serve({ "/chat": tap.route({ protocols: ["chat.v2"], perMessageDeflate: true }) });
+    const ws = await open(await session(url), "/chat", {
+      "sec-websocket-protocol": "chat.v1, chat.v2",
+      "sec-websocket-extensions": "permessage-deflate; client_max_window_bits",
+    });
+    expect(ws.headers[":status"]).toBe(200);
+    expect(ws.headers["sec-websocket-protocol"]).toBe("chat.v2");
+    expect(ws.headers["sec-websocket-extensions"]).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+    const server = await tap.next();
+    expect(server.protocol).toBe("chat.v2");
+    // The 4 KiB message came compressed: RSV1, a few bytes on the wire.
+    const raw: Buffer[] = [];
+    ws.stream.removeAllListeners("data");
+    ws.stream.on("data", (chunk: Buffer) => raw.push(chunk));
+    await within(
+      (async () => {
+        while (Buffer.concat(raw).length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      })(),
+      10_000,
+      "the compressed frame",
+    );
+    const frame = Buffer.concat(raw);
+    expect(frame[0]! & 0x40, "RSV1").toBe(0x40);
+    expect(frame.length).toBeLessThan(100);
+  });
+
+  it("refuses with HTTP/2 statuses: unknown path 404, a plain-HTTP route 404, version 400, origin 403, authorize 403, too many 503", async () => {
+    const { url, wsraw } = await serve(
+      {
+        "/echo": echoRoute(),
+        "/page": httpOnly(() => ({ status: 200, body: "a page" })),
+        "/guarded": echoRoute({ allowOrigin: ["https://good.example"] } as RouteOptions),
+        "/private": echoRoute({ authorize: () => false } as RouteOptions),
+      },
+      { maxConnections: 1 },
+    );
+    const client = await session(url);
+    const refused = async (path: string, headers: http2.OutgoingHttpHeaders = {}) => {
+      const ws = await open(client, path, headers);
+      return { status: ws.headers[":status"], headers: ws.headers, body: await bodyOf(ws) };
+    };
+    expect(await refused("/nowhere")).toMatchObject({ status: 404, body: "No WebSocket route for /nowhere\n" });
+    expect(await refused("/page")).toMatchObject({ status: 404 });
+    const version = await refused("/echo", { "sec-websocket-version": "8" });
+    expect(version).toMatchObject({ status: 400, body: "Only WebSocket version 13 is supported: send sec-websocket-version: 13\n" });
+    expect(version.headers["sec-websocket-version"]).toBe("13");
+    expect(version.headers["upgrade"]).toBeUndefined();
+    expect(await refused("/guarded", { origin: "https://evil.example" })).toMatchObject({ status: 403 });
+    expect(await refused("/private")).toMatchObject({ status: 403, body: "Not authorized\n" });
+    expect(await refused("/echo", { "sec-websocket-protocol": "a b" })).toMatchObject({ status: 400 });
+    // One open connection is the limit: a second is told to come back later.
+    const first = await open(client, "/echo");
+    expect(first.headers[":status"]).toBe(200);
+    const second = await refused("/echo");
+    expect(second).toMatchObject({ status: 503 });
+    expect(second.headers["retry-after"]).toBe("5");
+    expect(wsraw.stats().handshakes.refused).toMatchObject({ 400: 2, 403: 2, 404: 2, 503: 1 });
+  });
+
+  it("other requests are not its own: a GET, and a CONNECT for another protocol, stay with the HTTP/2 server", async () => {
+    const { url, others } = await serve({ "/echo": echoRoute() });
+    const client = await session(url);
+    const get = client.request({ ":path": "/echo" });
+    expect((await new Promise<IncomingHttpHeaders>((resolve) => get.once("response", resolve)))[":status"]).toBe(418);
+    const tunnel = client.request({ ":method": "CONNECT", ":protocol": "webtransport", ":scheme": "http", ":path": "/echo" });
+    expect((await new Promise<IncomingHttpHeaders>((resolve) => tunnel.once("response", resolve)))[":status"]).toBe(418);
+    expect(others).toEqual(["GET /echo", "CONNECT /echo"]);
+  });
+
+  it("a 4 MiB message each way, under HTTP/2 flow control", async () => {
+    const { url } = await serve({ "/echo": echoRoute() }, { maxPayload: 8 * 1024 * 1024 });
+    const ws = await open(await session(url), "/echo");
+    const big = Buffer.alloc(4 * 1024 * 1024, 7);
+    big.write("start");
+    ws.send(big);
+    const echo = await ws.next();
+    expect(echo.kind).toBe("binary");
+    expect(Buffer.compare((echo as { data: Buffer }).data, big)).toBe(0);
+  });
+
+  it("a stream reset by the client closes the connection (1006); server.close() closes the others with 1001", async () => {
+    const tap = new Tap();
+    const { url, wsraw } = await serve({ "/tap": tap.route() });
+    const client = await session(url);
+    const reset = await open(client, "/tap");
+    const resetSide = await tap.next();
+    reset.stream.close(http2.constants.NGHTTP2_CANCEL);
+    expect(await within(resetSide.closed, 10_000, "the reset connection to close")).toMatchObject({ code: 1006, wasClean: false });
+
+    const kept = await open(client, "/tap");
+    const keptSide = await tap.next();
+    const closing = wsraw.close();
+    expect(await kept.next()).toEqual({ kind: "close", code: 1001, reason: "server shutting down" });
+    kept.stream.write(encodeClose(1001, "", { mask: true }));
+    kept.stream.end();
+    await within(closing, 10_000, "server.close()");
+    expect(await keptSide.closed).toMatchObject({ code: 1001, wasClean: true });
+  });
+
+  it("a server that did not announce extended CONNECT never sees one: the stream is refused below it", async () => {
+    const { url, wsraw, others } = await serve({ "/echo": echoRoute() }, {}, false);
+    const client = await session(url);
+    const stream = client.request({ ":method": "CONNECT", ":protocol": "websocket", ":scheme": "http", ":path": "/echo", "sec-websocket-version": "13" });
+    const error = await within(new Promise<Error>((resolve) => stream.once("error", resolve)), 10_000, "the stream's error");
+    expect(error.message).toMatch(/protocol/i);
+    expect(wsraw.stats().handshakes).toEqual({ accepted: 0, refused: {} });
+    expect(others).toEqual([]);
+  });
+});
+
+describe("the h2c server used above is what users write", () => {
+  it("requireWebSocket handlers see req.isWebSocket() and req.websocket as over HTTP/1.1", async () => {
+    let seen: { isWebSocket: boolean; open: boolean } | undefined;
+    const { url } = await serve({
+      "/x": requireWebSocket(async (req) => {
+        seen = { isWebSocket: req.isWebSocket(), open: req.websocket.readyState === 1 };
+        req.websocket.close();
+      }),
+    });
+    const ws = await open(await session(url), "/x");
+    expect(await ws.next()).toMatchObject({ kind: "close", code: 1000 });
+    expect(seen).toEqual({ isWebSocket: true, open: true });
+  });
+});
