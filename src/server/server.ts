@@ -18,8 +18,8 @@ import {
   buildUpgradeResponse,
   createHeaderFields,
   errorResponse,
-  extendedConnectHead,
   formatExtensions,
+  http2RequestHead,
   PERMESSAGE_DEFLATE,
   isExtendedConnect,
   isUpgradeRequest,
@@ -47,6 +47,7 @@ import type { BinaryData } from "../frame/buffer-view.js";
 import { lingerUntilPeerEnds } from "./linger.js";
 import { ConnectionStats } from "../connection/stats.js";
 import { TlsHandshake } from "./tls-handshake.js";
+import { Http2Sessions } from "./http2-sessions.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import { type Authorizer, type HttpResult, type OriginPolicy, type Route, type RouteOptions, checkPolicies, isRoute } from "./routes.js";
 import { type Compression, type ConnectionOptions, ReadyState, WebSocket } from "../connection/websocket.js";
@@ -111,6 +112,13 @@ export interface ServerOptions {
    * TLS port gets a 400 that says so; a TLS handshake must end within `handshakeTimeoutMs`.
    */
   tls?: TlsOptions;
+  /**
+   * With `tls`: speak HTTP/2 too, to clients that offer it (ALPN `h2`, as browsers do).
+   * Plain HTTP routes are then served over HTTP/2, and a browser opens its `wss://`
+   * WebSockets to a page that came over HTTP/2 as streams of the same connection
+   * (RFC 8441). Clients that offer only HTTP/1.1 are served as before. Default false.
+   */
+  http2?: boolean;
   /** Default for every route's `authorize`. */
   authorize?: Authorizer;
   /** Default for every route's `allowOrigin`. */
@@ -196,6 +204,8 @@ export class WsrawServer {
   private readonly deflate: DeflateSettings | undefined;
   /** Set when serving TLS. */
   private readonly tls: TlsHandshake | undefined;
+  /** Set when serving HTTP/2 over TLS (`http2: true`). */
+  private readonly http2: Http2Sessions | undefined;
   /** What the connections have done (shared by all of them), and the handshakes. */
   private readonly counters = new ConnectionStats();
   private handshakesAccepted = 0;
@@ -225,7 +235,16 @@ export class WsrawServer {
     };
     this.connectionOptionsAnsweringPings = { ...this.connectionOptions, answerAppPings: true };
     this.deflate = resolveDeflate(o.perMessageDeflate);
-    if (o.tls !== undefined) this.tls = new TlsHandshake(o.tls, o.handshakeTimeoutMs);
+    if (o.http2 !== undefined && typeof o.http2 !== "boolean") throw new TypeError(`http2 must be a boolean, got ${typeof o.http2}`);
+    if (o.http2 && o.tls === undefined) {
+      throw new TypeError("http2 needs tls: browsers speak HTTP/2 over TLS only (for HTTP/2 without TLS, use handleHttp2Stream on a node:http2 server)");
+    }
+    if (o.tls !== undefined) this.tls = new TlsHandshake(o.tls, o.handshakeTimeoutMs, o.http2 ? ["h2", "http/1.1"] : ["http/1.1"]);
+    if (o.http2) {
+      this.http2 = new Http2Sessions({ idleTimeoutMs: o.handshakeTimeoutMs, maxHeaderSize: o.maxHeaderSize }, (stream, headers) =>
+        this.serveHttp2Stream(stream, headers),
+      );
+    }
     if (o.heartbeat) this.heartbeat = new Heartbeat(this.openConnections, o.heartbeat);
     if (o.idleTimeoutMs !== undefined && o.idleTimeoutMs !== 0) this.idleTimeout = new IdleTimeout(this.openConnections, o.idleTimeoutMs);
   }
@@ -416,7 +435,7 @@ export class WsrawServer {
     this.trackPendingSocket(stream);
     let head: RequestHead;
     try {
-      head = extendedConnectHead(headers);
+      head = http2RequestHead(headers);
     } catch (error) {
       this.refuse(stream, error, undefined);
       return true;
@@ -445,6 +464,7 @@ export class WsrawServer {
       else this.netServer.close(() => resolve());
     });
     for (const socket of this.pendingSockets.keys()) socket.destroy();
+    this.http2?.close();
     const closing = [...this.openConnections].map((ws) => {
       ws.close(CloseCode.GoingAway, "server shutting down");
       return ws.closed;
@@ -462,7 +482,8 @@ export class WsrawServer {
       (secure) => {
         // From here the TLS socket stands for the connection; its TCP socket's errors reach it.
         this.untrackPendingSocket(socket);
-        this.acceptSocket(secure);
+        if (this.http2 !== undefined && secure.alpnProtocol === "h2") this.http2.accept(secure);
+        else this.acceptSocket(secure);
       },
       (plain) => {
         plain.resume();
@@ -527,6 +548,30 @@ export class WsrawServer {
     }
   }
 
+  /** A stream of this server's own HTTP/2 connections (`http2: true`): a WebSocket, or plain HTTP. */
+  private serveHttp2Stream(stream: ServerHttp2Stream, headers: Http2RequestHeaders): void {
+    if (this.handleHttp2Stream(stream, headers)) return;
+    this.http2Streams.add(stream);
+    this.trackPendingSocket(stream);
+    let head: RequestHead;
+    try {
+      head = http2RequestHead(headers);
+    } catch (error) {
+      this.refuse(stream, error, undefined);
+      return;
+    }
+    const { route, path } = this.routeFor(head.path);
+    const req = new WsRequest(head, false, http2Peer(stream), path);
+    try {
+      if (route === undefined) throw new HttpError(404, `No route for ${head.path}`);
+      // HTTP/2 has no Upgrade, so no 426 (RFC 9110 §15.5.22 needs one): a plain 400.
+      if (route.kind === "require") throw new HttpError(400, "This URL only serves WebSocket connections");
+      void this.serveHttp(stream, req, route);
+    } catch (error) {
+      this.refuse(stream, error, req);
+    }
+  }
+
   /**
    * The route for a path (or the `*` route), and the route's own string for an exact
    * match: a request held for a connection's life keeps no copy of its path.
@@ -541,7 +586,9 @@ export class WsrawServer {
     socket.pause();
     try {
       const result = await route.handler(req);
-      this.respond(socket, toResponse(result, req.method === "HEAD"));
+      const isHead = req.method === "HEAD";
+      if (this.http2Streams.has(socket)) respondHttp2(socket as ServerHttp2Stream, result, isHead);
+      else this.respond(socket, toResponse(result, isHead));
     } catch (error) {
       this.refuse(socket, error, req);
     }
@@ -856,14 +903,41 @@ const CONNECTION_SPECIFIC = new Set(["connection", "upgrade", "keep-alive", "pro
 
 /** A refusal on an HTTP/2 stream: its status and headers, the message as the body. */
 function respondOnHttp2Stream(stream: ServerHttp2Stream, error: HttpError): void {
+  respondHttp2(stream, { status: error.status, headers: { "content-type": "text/plain; charset=utf-8", ...error.headers }, body: `${error.message}\n` }, false);
+}
+
+/**
+ * A plain HTTP route's answer on an HTTP/2 stream, with the fields `buildResponse` adds
+ * for HTTP/1.1 (`content-length`, and `content-type` for a string body) but no
+ * connection-specific ones. Throws, as `buildResponse` does, for a status out of range or
+ * a body on a status that has none; `node:http2` checks the header fields.
+ */
+function respondHttp2(stream: ServerHttp2Stream, result: HttpResult, isHead: boolean): void {
   if (stream.destroyed || stream.headersSent) return;
-  const headers: OutgoingHttpHeaders = { ":status": error.status, "content-type": "text/plain; charset=utf-8" };
-  for (const [name, value] of Object.entries(error.headers)) {
-    const key = name.toLowerCase();
-    if (!CONNECTION_SPECIFIC.has(key)) headers[key] = value;
+  const { status = result === undefined ? 204 : 200, headers = {}, body = "" } =
+    typeof result === "string" ? { body: result } : (result ?? {});
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new RangeError(`Invalid HTTP status ${status}: must be an integer from 200 to 599 (HTTP/2 has no 1xx answers of this kind)`);
   }
-  stream.respond(headers);
-  stream.end(`${error.message}\n`);
+  const content = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const fields: OutgoingHttpHeaders = { ":status": status };
+  for (const [name, value] of Object.entries(headers)) {
+    const key = name.toLowerCase();
+    if (!CONNECTION_SPECIFIC.has(key)) fields[key] = typeof value === "object" ? [...value] : value;
+  }
+  if (status === 204 || status === 304) {
+    if (content.length > 0) throw new TypeError(`A ${status} response cannot have a body (RFC 9110 §6.4.1)`);
+  } else {
+    fields["content-length"] ??= content.length;
+    if (typeof body === "string") fields["content-type"] ??= "text/plain; charset=utf-8";
+  }
+  // RFC 9110 §9.3.2: HEAD gets the headers of GET, without the content.
+  if (isHead || content.length === 0) {
+    stream.respond(fields, { endStream: true });
+    return;
+  }
+  stream.respond(fields);
+  stream.end(content);
 }
 
 /**

@@ -23,13 +23,15 @@ export class TlsHandshake {
   constructor(
     options: TlsOptions,
     private readonly timeoutMs: number,
+    /** ALPN protocols offered, in order of preference: `h2` first when HTTP/2 is served. */
+    alpn: string[] = ["http/1.1"],
   ) {
     // A context without a certificate would fail every handshake ("no shared cipher").
     if (options.pfx === undefined && (options.key === undefined || options.cert === undefined)) {
       throw new TypeError("tls needs a certificate and its key: key and cert (PEM), or pfx");
     }
     // The context is made here: a bad key or certificate fails createServer, not the first connection.
-    this.server = createTlsServer({ ...options, handshakeTimeout: timeoutMs, ALPNProtocols: ["http/1.1"] });
+    this.server = createTlsServer({ ...options, handshakeTimeout: timeoutMs, ALPNProtocols: alpn });
     // A client that refuses our certificate, is refused, or speaks broken TLS ends here.
     this.server.on("tlsClientError", (_error, tls) => tls.destroy());
     this.server.on("secureConnection", (tls: TLSSocket) => {

@@ -4,13 +4,14 @@
  * WebSocket to the same origin then opens as a stream on that connection, which the
  * server hands to wsraw with `handleHttp2Stream`. The page echoes text, multibyte text and
  * 1 MiB of binary (permessage-deflate negotiated), and closes. The server sees no HTTP/1.1
- * upgrade at all. The certificate is made by test/client/certs.ts when the test runs, so
+ * upgrade at all. Then the same with wsraw's own TLS port (`http2: true`) serving the page
+ * and the WebSocket. The certificate is made by test/client/certs.ts when the test runs, so
  * Chromium is launched with --ignore-certificate-errors.
  */
 import http2 from "node:http2";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type UpgradedRequest, type WsrawServer, createServer, requireWebSocket } from "../../src/index.js";
+import { type UpgradedRequest, type WsrawServer, createServer, httpOnly, requireWebSocket } from "../../src/index.js";
 import { type TestCerts, makeCerts, opensslSkip, removeCerts } from "../client/certs.js";
 import { PAGE_TIMEOUT_MS, launchBrowser, skipReason } from "../support/browser.js";
 import { within } from "../support/index.js";
@@ -24,6 +25,45 @@ interface PageResult {
   echoes: Array<string | number>;
   close: { code: number; reason: string; wasClean: boolean };
   error: string | null;
+}
+
+/** In the page: a WebSocket to `url` echoes text, multibyte text and 1 MiB of binary, then closes. */
+function echoOverWebSocket(page: Page, url: string): Promise<PageResult> {
+  return within(
+    page.evaluate(
+      (url) =>
+        new Promise<PageResult>((resolve) => {
+          const result: PageResult = { extensions: "", protocol: "", echoes: [], close: { code: 0, reason: "", wasClean: false }, error: null };
+          const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) % 251);
+          const sent: Array<string | Uint8Array> = ["hello over HTTP/2", "é 日本語 🎉 ".repeat(1000), big];
+          const ws = new WebSocket(url, ["echo.v1"]);
+          ws.binaryType = "arraybuffer";
+          ws.onopen = () => {
+            result.extensions = ws.extensions;
+            result.protocol = ws.protocol;
+            for (const message of sent) ws.send(message);
+          };
+          ws.onmessage = (event) => {
+            const data = event.data as string | ArrayBuffer;
+            if (typeof data === "string") {
+              result.echoes.push(data === sent[result.echoes.length] ? "same" : data.slice(0, 40));
+            } else {
+              const bytes = new Uint8Array(data);
+              result.echoes.push(bytes.length === big.length && bytes.every((b, i) => b === big[i]) ? bytes.length : -1);
+            }
+            if (result.echoes.length === sent.length) ws.close(1000, "done");
+          };
+          ws.onerror = () => (result.error = "error event");
+          ws.onclose = (event) => {
+            result.close = { code: event.code, reason: event.reason, wasClean: event.wasClean };
+            resolve(result);
+          };
+        }),
+      url,
+    ),
+    30_000,
+    "the page's WebSocket over HTTP/2",
+  );
 }
 
 describe.skipIf(skip !== undefined)(`WebSockets over HTTP/2 in Chromium${skip ? ` (skipped: ${skip})` : ""}`, () => {
@@ -76,41 +116,7 @@ describe.skipIf(skip !== undefined)(`WebSockets over HTTP/2 in Chromium${skip ? 
       const page = await context.newPage();
       const response = await page.goto(`https://127.0.0.1:${port}/`);
       expect(await response!.request().headerValue(":method")).toBe("GET"); // an HTTP/2 request has pseudo-headers
-      const result = await within(
-        page.evaluate(
-          (url) =>
-            new Promise<PageResult>((resolve) => {
-              const result: PageResult = { extensions: "", protocol: "", echoes: [], close: { code: 0, reason: "", wasClean: false }, error: null };
-              const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) % 251);
-              const sent: Array<string | Uint8Array> = ["hello over HTTP/2", "é 日本語 🎉 ".repeat(1000), big];
-              const ws = new WebSocket(url, ["echo.v1"]);
-              ws.binaryType = "arraybuffer";
-              ws.onopen = () => {
-                result.extensions = ws.extensions;
-                result.protocol = ws.protocol;
-                for (const message of sent) ws.send(message);
-              };
-              ws.onmessage = (event) => {
-                const data = event.data as string | ArrayBuffer;
-                if (typeof data === "string") {
-                  result.echoes.push(data === sent[result.echoes.length] ? "same" : data.slice(0, 40));
-                } else {
-                  const bytes = new Uint8Array(data);
-                  result.echoes.push(bytes.length === big.length && bytes.every((b, i) => b === big[i]) ? bytes.length : -1);
-                }
-                if (result.echoes.length === sent.length) ws.close(1000, "done");
-              };
-              ws.onerror = () => (result.error = "error event");
-              ws.onclose = (event) => {
-                result.close = { code: event.code, reason: event.reason, wasClean: event.wasClean };
-                resolve(result);
-              };
-            }),
-          `wss://127.0.0.1:${port}/echo`,
-        ),
-        30_000,
-        "the page's WebSocket over HTTP/2",
-      );
+      const result = await echoOverWebSocket(page, `wss://127.0.0.1:${port}/echo`);
       expect(result.error).toBeNull();
       expect(result.protocol).toBe("echo.v1");
       expect(result.extensions).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover");
@@ -128,6 +134,45 @@ describe.skipIf(skip !== undefined)(`WebSockets over HTTP/2 in Chromium${skip ? 
       await context.close();
       await wsraw.close();
       await new Promise((resolve) => h2.close(resolve));
+    }
+  });
+
+  it("createServer({ tls, http2: true }): the page and its WebSocket share one HTTP/2 connection to wsraw", async () => {
+    const requests: UpgradedRequest[] = [];
+    const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, perMessageDeflate: true, closeTimeoutMs: 2000 })
+      .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>wsraw over h2</title>" })))
+      .route(
+        "/echo",
+        requireWebSocket(
+          async (req) => {
+            requests.push(req);
+            for await (const message of req.websocket) req.websocket.send(message);
+          },
+          { protocols: ["echo.v1"] },
+        ),
+      );
+    const { port } = await wsraw.listen(0, "127.0.0.1");
+    const context = await browser!.newContext({ ignoreHTTPSErrors: true });
+    context.setDefaultTimeout(PAGE_TIMEOUT_MS);
+    try {
+      const page = await context.newPage();
+      const response = await page.goto(`https://127.0.0.1:${port}/`);
+      expect(await page.title()).toBe("wsraw over h2");
+      expect(await response!.request().headerValue(":method")).toBe("GET");
+      const result = await echoOverWebSocket(page, `wss://127.0.0.1:${port}/echo`);
+      expect(result.error).toBeNull();
+      expect(result.protocol).toBe("echo.v1");
+      expect(result.extensions).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+      expect(result.echoes).toEqual(["same", "same", 1024 * 1024]);
+      expect(result.close).toEqual({ code: 1000, reason: "", wasClean: true });
+      const [req] = requests;
+      expect(req!.method, "an extended CONNECT, not an upgrade").toBe("CONNECT");
+      expect(req!.head.httpVersion).toBe("2.0");
+      expect(req!.tls?.protocol).toMatch(/^TLSv1\.[23]$/);
+      expect(await within(req!.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
+    } finally {
+      await context.close();
+      await wsraw.close();
     }
   });
 });

@@ -164,4 +164,23 @@ describe.skipIf(skip !== undefined)(title("the demo over https:// and wss:// in 
     expect(result.extensions).toMatch(/^permessage-deflate(;|$)/);
     expect(result).toMatchObject({ bigSame: true, close: { code: 1000, wasClean: true }, error: null });
   });
+
+  it("wsraw demo --tls-cert --tls-key --http2: the page comes over HTTP/2, and its echo works over it", async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does it)`);
+    const { match } = await startNode(
+      resources,
+      [CLI, "demo", "--port", "0", "--tls-cert", certs!.localhost.certFile, "--tls-key", certs!.localhost.keyFile, "--http2"],
+      /wsraw demo: open (https:\/\/127\.0\.0\.1:\d+)\//,
+    );
+    const page = await context!.newPage();
+    const response = await page.goto(`${match[1]}/`);
+    expect(response?.status()).toBe(200);
+    // The page's own record of how it came (in the page: DOM types, not Node's).
+    const protocol = await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation")[0].nextHopProtocol);
+    expect(protocol).toBe("h2");
+    await echoOnPage(page, ["hello over HTTP/2"]);
+    const result = await probe(page, "/echo", "streams of one connection ");
+    expect(result.extensions).toMatch(/^permessage-deflate(;|$)/);
+    expect(result).toMatchObject({ bigSame: true, close: { code: 1000, wasClean: true }, error: null });
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * WebSockets over HTTP/2 (RFC 8441) through `server.handleHttp2Stream()` on a `node:http2`
- * server (cleartext h2 here; test/browser/http2.test.ts has Chromium over TLS). The client
+ * server (cleartext h2), and on wsraw's own TLS port with `http2: true`, where plain HTTP
+ * routes are served over HTTP/2 too (test/browser/http2.test.ts has Chromium). The client
  * is Node's own HTTP/2 client sending the extended CONNECT, and wsraw's frame codec on
  * the stream: masked frames up, the server's frames parsed down. Covers the handshake's
  * answers (200 and its headers, every refusal with its status), the echo of every kind
@@ -8,10 +9,12 @@
  * a large message under HTTP/2 flow control, and server shutdown.
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
-import { afterEach, describe, expect, it } from "vitest";
+import { connect as tlsConnect } from "node:tls";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   CloseCode,
   type RouteOptions,
+  connect,
   type ServerOptions,
   type UpgradedRequest,
   type WsrawServer,
@@ -20,7 +23,9 @@ import {
   requireWebSocket,
 } from "../../src/index.js";
 import { FrameParser, encodeClose, encodeMessage, encodePing } from "../../src/frame/index.js";
-import { AsyncQueue, HOST, Tap, echoRoute, within } from "../support/index.js";
+import { fileURLToPath } from "node:url";
+import { AsyncQueue, HOST, Tap, echoRoute, runNode, startNode, useResources, within } from "../support/index.js";
+import { type TestCerts, makeCerts, opensslSkip, removeCerts, tlsTitle } from "../client/certs.js";
 
 type Received = { kind: "text" | "binary"; data: string | Buffer } | { kind: "ping" | "pong"; data: Buffer } | { kind: "close"; code: number; reason: string };
 
@@ -63,6 +68,8 @@ interface Served {
   others: string[];
 }
 
+const resources = useResources();
+const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 const sessions: ClientHttp2Session[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -89,8 +96,8 @@ async function serve(routes: Record<string, ReturnType<typeof echoRoute>>, optio
 }
 
 /** An HTTP/2 session that has the server's SETTINGS (extended CONNECT needs them first). */
-async function session(url: string): Promise<ClientHttp2Session> {
-  const client = http2.connect(url);
+async function session(url: string, options: http2.SecureClientSessionOptions = {}): Promise<ClientHttp2Session> {
+  const client = http2.connect(url, options);
   sessions.push(client);
   client.on("error", () => {});
   await within(new Promise((resolve) => client.once("remoteSettings", resolve)), 10_000, "the server's SETTINGS");
@@ -102,7 +109,7 @@ async function open(client: ClientHttp2Session, path: string, headers: http2.Out
   const stream = client.request({
     ":method": "CONNECT",
     ":protocol": "websocket",
-    ":scheme": "http",
+    ":scheme": client.encrypted ? "https" : "http",
     ":path": path,
     "sec-websocket-version": "13",
     ...headers,
@@ -284,5 +291,131 @@ describe("the h2c server used above is what users write", () => {
     const ws = await open(await session(url), "/x");
     expect(await ws.next()).toMatchObject({ kind: "close", code: 1000 });
     expect(seen).toEqual({ isWebSocket: true, open: true });
+  });
+});
+
+/** GET (or HEAD) over an HTTP/2 session: status, headers, body. */
+async function request(client: ClientHttp2Session, path: string, method = "GET") {
+  const stream = client.request({ ":method": method, ":path": path });
+  const headers = await within(new Promise<IncomingHttpHeaders>((resolve) => stream.once("response", resolve)), 10_000, `${method} ${path}`);
+  const chunks: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await within(new Promise((resolve) => stream.once("end", resolve)), 10_000, `the body of ${path}`);
+  return { status: headers[":status"], headers, body: Buffer.concat(chunks).toString() };
+}
+
+describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls, http2: true }): HTTP/2 on wsraw's own TLS port"), () => {
+  let certs: TestCerts | undefined;
+
+  beforeAll(async () => {
+    certs = await makeCerts();
+  });
+
+  afterAll(async () => {
+    await removeCerts(certs);
+  });
+
+  async function serveTls(options: ServerOptions = {}): Promise<{ wsraw: WsrawServer; url: string; port: number }> {
+    const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, ...options })
+      .route("/echo", echoRoute())
+      .route("/page", httpOnly(() => ({ status: 200, headers: { "X-Test": "1", Connection: "close" }, body: "page over h2" })))
+      .route("/bytes", httpOnly(() => ({ body: Buffer.from([1, 2, 3]) })))
+      .route("/empty", httpOnly(() => undefined));
+    const { port } = await wsraw.listen(0, HOST);
+    cleanups.push(() => wsraw.close());
+    return { wsraw, url: `https://${HOST}:${port}`, port };
+  }
+
+  it("a client offering h2 gets plain routes and WebSockets on one HTTP/2 connection; one offering http/1.1 gets HTTP/1.1 on the same port", async () => {
+    const { url, port } = await serveTls();
+    const client = await session(url, { ca: certs!.ca.cert });
+    expect(client.alpnProtocol).toBe("h2");
+    expect(client.remoteSettings.enableConnectProtocol).toBe(true);
+
+    const page = await request(client, "/page?x=1");
+    expect(page).toMatchObject({ status: 200, body: "page over h2" });
+    expect(page.headers["content-type"]).toBe("text/plain; charset=utf-8");
+    expect(page.headers["content-length"]).toBe("12");
+    expect(page.headers["x-test"]).toBe("1");
+    expect(page.headers["connection"], "no connection-specific field").toBeUndefined();
+    const head = await request(client, "/page", "HEAD");
+    expect(head).toMatchObject({ status: 200, body: "" });
+    expect(head.headers["content-length"]).toBe("12");
+    const bytes = await request(client, "/bytes");
+    expect(bytes).toMatchObject({ status: 200, body: "\u0001\u0002\u0003" });
+    expect(bytes.headers["content-type"]).toBeUndefined();
+    expect(await request(client, "/empty")).toMatchObject({ status: 204, body: "" });
+    expect(await request(client, "/nowhere")).toMatchObject({ status: 404, body: "No route for /nowhere\n" });
+    expect(await request(client, "/echo")).toMatchObject({ status: 400, body: "This URL only serves WebSocket connections\n" });
+
+    const ws = await open(client, "/echo");
+    expect(ws.headers[":status"]).toBe(200);
+    ws.send("over the same connection");
+    expect(await ws.next()).toEqual({ kind: "text", data: "over the same connection" });
+
+    // An HTTP/1.1 client (wsraw's own offers ALPN http/1.1) on the same port.
+    const h1 = await connect(`wss://localhost:${port}/echo`, { ca: certs!.ca.cert });
+    h1.send("over HTTP/1.1");
+    expect(await within(h1.wait(), 10_000, "the HTTP/1.1 echo")).toBe("over HTTP/1.1");
+    h1.close();
+    await h1.closed;
+    // And a TLS client that offers no ALPN at all.
+    const bare = tlsConnect({ host: HOST, port, ca: certs!.ca.cert, servername: "localhost" });
+    await new Promise((resolve) => bare.once("secureConnect", resolve));
+    expect(bare.alpnProtocol).toBe(false);
+    bare.end("GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const answer = await new Promise<string>((resolve) => {
+      let text = "";
+      bare.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      bare.on("close", () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\npage over h2$/);
+  });
+
+  it("an HTTP/2 connection with nothing open is closed after handshakeTimeoutMs; one carrying a WebSocket stays", async () => {
+    const { url } = await serveTls({ handshakeTimeoutMs: 300 });
+    const idle = await session(url, { ca: certs!.ca.cert });
+    const busy = await session(url, { ca: certs!.ca.cert });
+    const ws = await open(busy, "/echo");
+    const idleClosed = new Promise((resolve) => idle.once("close", resolve));
+    await within(idleClosed, 5_000, "the idle HTTP/2 connection to close");
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(busy.closed).toBe(false);
+    ws.send("still here");
+    expect(await ws.next()).toEqual({ kind: "text", data: "still here" });
+    // Not even asked to end (a GOAWAY would refuse new streams).
+    expect((await request(busy, "/page")).status).toBe(200);
+  });
+
+  it("server.close() closes WebSockets over HTTP/2 with 1001 and ends the HTTP/2 connection", async () => {
+    const { url, wsraw } = await serveTls();
+    const client = await session(url, { ca: certs!.ca.cert });
+    const ws = await open(client, "/echo");
+    const goaway = new Promise((resolve) => client.once("goaway", resolve));
+    const closing = wsraw.close();
+    expect(await ws.next()).toEqual({ kind: "close", code: 1001, reason: "server shutting down" });
+    ws.stream.write(encodeClose(1001, "", { mask: true }));
+    ws.stream.end();
+    await within(closing, 10_000, "server.close()");
+    await within(goaway, 10_000, "GOAWAY");
+  });
+
+  it("wsraw echo --tls-cert --tls-key --http2 echoes over an HTTP/2 stream; --http2 without TLS is a usage error", async () => {
+    const { match } = await startNode(
+      resources,
+      [CLI, "echo", "--port", "0", "--tls-cert", certs!.localhost.certFile, "--tls-key", certs!.localhost.keyFile, "--http2"],
+      /listening on wss:\/\/127\.0\.0\.1:(\d+)\//,
+    );
+    const ws = await open(await session(`https://localhost:${match[1]}`, { ca: certs!.ca.cert }), "/anywhere");
+    ws.send("from the command line");
+    expect(await ws.next()).toEqual({ kind: "text", data: "from the command line" });
+    const plain = await runNode([CLI, "echo", "--port", "0", "--http2"]);
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/--http2 needs --tls-cert and --tls-key/);
+  });
+
+  it("http2 needs tls, and is a boolean", () => {
+    expect(() => createServer({ http2: true })).toThrow(/http2 needs tls/);
+    expect(() => createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: "yes" as never })).toThrow(TypeError);
   });
 });

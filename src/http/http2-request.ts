@@ -20,17 +20,19 @@ export function isExtendedConnect(headers: Http2RequestHeaders): boolean {
 }
 
 /**
- * An extended CONNECT as a request head, so that it is routed and read (`req.headers`,
- * `req.query`) as an HTTP/1.1 handshake is: path and query from `:path`, `host` from
- * `:authority` (RFC 9113 §8.3.1), the other fields as sent. `httpVersion` is `"2.0"`.
+ * An HTTP/2 request as a request head, so that it is routed and read (`req.headers`,
+ * `req.query`) as an HTTP/1.1 one is: the method from `:method`, path and query from
+ * `:path`, `host` from `:authority` (RFC 9113 §8.3.1), the other fields as sent.
+ * `httpVersion` is `"2.0"`.
  *
- * @throws HttpError 400 when `:path`, `:scheme` or `:authority` is missing (RFC 8441 §4,
- *   RFC 9113 §8.5) or the path is malformed.
+ * @throws HttpError 400 when `:path` is missing or malformed, or, for an extended CONNECT,
+ *   `:scheme` or `:authority` is (RFC 8441 §4).
  */
-export function extendedConnectHead(headers: Http2RequestHeaders): RequestHead {
-  for (const pseudo of [":path", ":scheme", ":authority"]) {
+export function http2RequestHead(headers: Http2RequestHeaders): RequestHead {
+  const required = isExtendedConnect(headers) ? [":path", ":scheme", ":authority"] : [":path"];
+  for (const pseudo of required) {
     if (typeof headers[pseudo] !== "string" || headers[pseudo] === "") {
-      throw new HttpError(400, `An extended CONNECT must carry ${pseudo} (RFC 8441 §4)`);
+      throw new HttpError(400, `An HTTP/2 request${required.length > 1 ? " opening a WebSocket" : ""} must carry ${pseudo} (RFC 9113 §8.3.1, RFC 8441 §4)`);
     }
   }
   const target = headers[":path"] as string;
@@ -44,12 +46,13 @@ export function extendedConnectHead(headers: Http2RequestHeaders): RequestHead {
     fields[name] = joined;
     rawHeaders.push([name, joined]);
   }
-  // HTTP/2 has no Host field: :authority stands for it.
-  if (fields["host"] === undefined) {
-    fields["host"] = headers[":authority"] as string;
-    rawHeaders.push(["host", fields["host"]]);
+  // HTTP/2 has no Host field of its own: :authority stands for it.
+  const authority = headers[":authority"];
+  if (fields["host"] === undefined && typeof authority === "string") {
+    fields["host"] = authority;
+    rawHeaders.push(["host", authority]);
   }
-  return { method: "CONNECT", target, path, query, httpVersion: "2.0", headers: fields, rawHeaders };
+  return { method: String(headers[":method"]), target, path, query, httpVersion: "2.0", headers: fields, rawHeaders };
 }
 
 /**

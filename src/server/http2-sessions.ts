@@ -1,0 +1,55 @@
+import { type Http2Server, type ServerHttp2Session, type ServerHttp2Stream, createServer as createHttp2Server } from "node:http2";
+import type { TLSSocket } from "node:tls";
+import type { Http2RequestHeaders } from "../http/index.js";
+
+/**
+ * The HTTP/2 side of a `wss://` listener with `http2: true`: a TLS connection whose client
+ * chose `h2` (ALPN) is handed to a `node:http2` server that never listens, which announces
+ * extended CONNECT (RFC 8441 §3) and gives each stream to the server's routes.
+ *
+ * HTTP/2 connections outlive their requests, so one with no stream open is closed
+ * (GOAWAY) after `idleTimeoutMs` without traffic; one that carries a WebSocket stays.
+ */
+export class Http2Sessions {
+  private readonly server: Http2Server;
+  private readonly sessions = new Set<ServerHttp2Session>();
+
+  constructor(
+    options: { idleTimeoutMs: number; maxHeaderSize: number },
+    onStream: (stream: ServerHttp2Stream, headers: Http2RequestHeaders) => void,
+  ) {
+    this.server = createHttp2Server({
+      settings: { enableConnectProtocol: true, maxHeaderListSize: options.maxHeaderSize },
+    });
+    this.server.on("stream", onStream);
+    this.server.on("session", (session: ServerHttp2Session) => this.watch(session, options.idleTimeoutMs));
+  }
+
+  /** Runs HTTP/2 on a TLS connection whose client chose `h2`. */
+  accept(socket: TLSSocket): void {
+    this.server.emit("connection", socket);
+  }
+
+  /** Asks every connection to end (GOAWAY): streams open go on until they close. */
+  close(): void {
+    for (const session of this.sessions) session.close();
+  }
+
+  private watch(session: ServerHttp2Session, idleTimeoutMs: number): void {
+    this.sessions.add(session);
+    let open = 0;
+    session.on("stream", (stream: ServerHttp2Stream) => {
+      open++;
+      stream.once("close", () => {
+        // The last stream gone: the idle clock starts again.
+        if (--open === 0 && !session.closed) session.setTimeout(idleTimeoutMs);
+      });
+    });
+    session.setTimeout(idleTimeoutMs);
+    session.on("timeout", () => {
+      if (open === 0) session.close();
+    });
+    session.on("error", () => {}); // a reset or a protocol error: 'close' follows
+    session.once("close", () => this.sessions.delete(session));
+  }
+}
