@@ -2,6 +2,9 @@ import { type Http2Server, type ServerHttp2Session, type ServerHttp2Stream, crea
 import type { TLSSocket } from "node:tls";
 import type { Http2RequestHeaders } from "../http/index.js";
 
+/** Streams one HTTP/2 connection may have open at once (nginx allows 128, Go 250). */
+export const MAX_CONCURRENT_STREAMS = 256;
+
 /**
  * The HTTP/2 side of a `wss://` listener with `http2: true`: a TLS connection whose client
  * chose `h2` (ALPN) is handed to a `node:http2` server that never listens, which announces
@@ -19,7 +22,13 @@ export class Http2Sessions {
     onStream: (stream: ServerHttp2Stream, headers: Http2RequestHeaders) => void,
   ) {
     this.server = createHttp2Server({
-      settings: { enableConnectProtocol: true, maxHeaderListSize: options.maxHeaderSize },
+      settings: {
+        enableConnectProtocol: true,
+        maxHeaderListSize: options.maxHeaderSize,
+        // node:http2 allows 2^32 - 1 streams at once: one connection could then open as
+        // many WebSockets and requests as it likes without a TCP handshake each.
+        maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+      },
     });
     this.server.on("stream", onStream);
     this.server.on("session", (session: ServerHttp2Session) => this.watch(session, options.idleTimeoutMs));

@@ -331,6 +331,7 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls, http2: 
     const client = await session(url, { ca: certs!.ca.cert });
     expect(client.alpnProtocol).toBe("h2");
     expect(client.remoteSettings.enableConnectProtocol).toBe(true);
+    expect(client.remoteSettings.maxConcurrentStreams).toBe(256);
 
     const page = await request(client, "/page?x=1");
     expect(page).toMatchObject({ status: 200, body: "page over h2" });
