@@ -431,20 +431,12 @@ export class WsrawServer {
    */
   handleHttp2Stream(stream: ServerHttp2Stream, headers: Http2RequestHeaders): boolean {
     if (!isExtendedConnect(headers)) return false;
-    this.http2Streams.add(stream);
-    this.trackPendingSocket(stream);
-    let head: RequestHead;
+    const request = this.http2Request(stream, headers, true);
+    if (request === undefined) return true;
+    const { req, route } = request;
     try {
-      head = http2RequestHead(headers);
-    } catch (error) {
-      this.refuse(stream, error, undefined);
-      return true;
-    }
-    const { route, path } = this.routeFor(head.path);
-    const req = new WsRequest(head, true, http2Peer(stream), path);
-    try {
-      if (route === undefined || route.kind === "http") throw new HttpError(404, `No WebSocket route for ${head.path}`);
-      this.upgrade(stream, req, route, NOTHING_YET, validateExtendedConnect(head));
+      if (route === undefined || route.kind === "http") throw new HttpError(404, `No WebSocket route for ${req.path}`);
+      this.upgrade(stream, req, route, NOTHING_YET, validateExtendedConnect(req.head));
     } catch (error) {
       this.refuse(stream, error, req);
     }
@@ -551,6 +543,28 @@ export class WsrawServer {
   /** A stream of this server's own HTTP/2 connections (`http2: true`): a WebSocket, or plain HTTP. */
   private serveHttp2Stream(stream: ServerHttp2Stream, headers: Http2RequestHeaders): void {
     if (this.handleHttp2Stream(stream, headers)) return;
+    const request = this.http2Request(stream, headers, false);
+    if (request === undefined) return;
+    const { req, route } = request;
+    try {
+      if (route === undefined) throw new HttpError(404, `No route for ${req.path}`);
+      // HTTP/2 has no Upgrade, so no 426 (RFC 9110 §15.5.22 needs one): a plain 400.
+      if (route.kind === "require") throw new HttpError(400, "This URL only serves WebSocket connections");
+      void this.serveHttp(stream, req, route);
+    } catch (error) {
+      this.refuse(stream, error, req);
+    }
+  }
+
+  /**
+   * An HTTP/2 stream's request and route, the stream tracked until it closes or becomes a
+   * connection; undefined when its header fields are refused (answered on the stream).
+   */
+  private http2Request(
+    stream: ServerHttp2Stream,
+    headers: Http2RequestHeaders,
+    upgrade: boolean,
+  ): { req: WsRequest; route: Route | undefined } | undefined {
     this.http2Streams.add(stream);
     this.trackPendingSocket(stream);
     let head: RequestHead;
@@ -558,18 +572,10 @@ export class WsrawServer {
       head = http2RequestHead(headers);
     } catch (error) {
       this.refuse(stream, error, undefined);
-      return;
+      return undefined;
     }
     const { route, path } = this.routeFor(head.path);
-    const req = new WsRequest(head, false, http2Peer(stream), path);
-    try {
-      if (route === undefined) throw new HttpError(404, `No route for ${head.path}`);
-      // HTTP/2 has no Upgrade, so no 426 (RFC 9110 §15.5.22 needs one): a plain 400.
-      if (route.kind === "require") throw new HttpError(400, "This URL only serves WebSocket connections");
-      void this.serveHttp(stream, req, route);
-    } catch (error) {
-      this.refuse(stream, error, req);
-    }
+    return { req: new WsRequest(head, upgrade, http2Peer(stream), path), route };
   }
 
   /**

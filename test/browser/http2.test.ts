@@ -80,18 +80,50 @@ describe.skipIf(skip !== undefined)(`WebSockets over HTTP/2 in Chromium${skip ? 
     await removeCerts(certs);
   });
 
-  it("a wss:// WebSocket from a page served over HTTP/2 is an extended CONNECT stream, served by wsraw", async () => {
-    const requests: UpgradedRequest[] = [];
-    const wsraw: WsrawServer = createServer({ perMessageDeflate: true, closeTimeoutMs: 2000 }).route(
-      "/echo",
-      requireWebSocket(
-        async (req) => {
-          requests.push(req);
-          for await (const message of req.websocket) req.websocket.send(message);
-        },
-        { protocols: ["echo.v1"] },
-      ),
+  /** An echo route offering the subprotocol echo.v1, which records its requests. */
+  function recordingEcho(requests: UpgradedRequest[]) {
+    return requireWebSocket(
+      async (req) => {
+        requests.push(req);
+        for await (const message of req.websocket) req.websocket.send(message);
+      },
+      { protocols: ["echo.v1"] },
     );
+  }
+
+  /**
+   * Loads the page at https://127.0.0.1:PORT/ over HTTP/2, has it echo through a WebSocket
+   * to /echo, and checks what it got and what the server saw: an extended CONNECT.
+   */
+  async function echoFromPage(port: number, requests: UpgradedRequest[]): Promise<void> {
+    const context = await browser!.newContext({ ignoreHTTPSErrors: true });
+    context.setDefaultTimeout(PAGE_TIMEOUT_MS);
+    try {
+      const page = await context.newPage();
+      await page.goto(`https://127.0.0.1:${port}/`);
+      const protocol = await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation")[0].nextHopProtocol);
+      expect(protocol, "the page came over HTTP/2").toBe("h2");
+      const result = await echoOverWebSocket(page, `wss://127.0.0.1:${port}/echo`);
+      expect(result.error).toBeNull();
+      expect(result.protocol).toBe("echo.v1");
+      expect(result.extensions).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+      expect(result.echoes).toEqual(["same", "same", 1024 * 1024]);
+      expect(result.close).toEqual({ code: 1000, reason: "", wasClean: true });
+      expect(requests.length).toBe(1);
+      const [req] = requests;
+      expect(req!.method, "an extended CONNECT, not an upgrade").toBe("CONNECT");
+      expect(req!.head.httpVersion).toBe("2.0");
+      expect(req!.headers.origin).toBe(`https://127.0.0.1:${port}`);
+      expect(req!.tls?.protocol).toMatch(/^TLSv1\.[23]$/);
+      expect(await within(req!.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
+    } finally {
+      await context.close();
+    }
+  }
+
+  it("handleHttp2Stream on a node:http2 server: the page's wss:// WebSocket is an extended CONNECT stream, served by wsraw", async () => {
+    const requests: UpgradedRequest[] = [];
+    const wsraw: WsrawServer = createServer({ perMessageDeflate: true, closeTimeoutMs: 2000 }).route("/echo", recordingEcho(requests));
     const upgrades: string[] = [];
     const h2 = http2.createSecureServer({
       key: certs!.localhost.key,
@@ -109,29 +141,10 @@ describe.skipIf(skip !== undefined)(`WebSockets over HTTP/2 in Chromium${skip ? 
       wsraw.handleUpgrade(req, socket, head);
     });
     await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
-    const port = (h2.address() as { port: number }).port;
-    const context = await browser!.newContext({ ignoreHTTPSErrors: true });
-    context.setDefaultTimeout(PAGE_TIMEOUT_MS);
     try {
-      const page = await context.newPage();
-      const response = await page.goto(`https://127.0.0.1:${port}/`);
-      expect(await response!.request().headerValue(":method")).toBe("GET"); // an HTTP/2 request has pseudo-headers
-      const result = await echoOverWebSocket(page, `wss://127.0.0.1:${port}/echo`);
-      expect(result.error).toBeNull();
-      expect(result.protocol).toBe("echo.v1");
-      expect(result.extensions).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover");
-      expect(result.echoes).toEqual(["same", "same", 1024 * 1024]);
-      expect(result.close).toEqual({ code: 1000, reason: "", wasClean: true });
+      await echoFromPage((h2.address() as { port: number }).port, requests);
       expect(upgrades, "no HTTP/1.1 upgrade").toEqual([]);
-      expect(requests.length).toBe(1);
-      const [req] = requests;
-      expect(req!.method).toBe("CONNECT");
-      expect(req!.head.httpVersion).toBe("2.0");
-      expect(req!.headers.origin).toBe(`https://127.0.0.1:${port}`);
-      expect(req!.tls?.protocol).toMatch(/^TLSv1\.[23]$/);
-      expect(await within(req!.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
     } finally {
-      await context.close();
       await wsraw.close();
       await new Promise((resolve) => h2.close(resolve));
     }
@@ -141,37 +154,11 @@ describe.skipIf(skip !== undefined)(`WebSockets over HTTP/2 in Chromium${skip ? 
     const requests: UpgradedRequest[] = [];
     const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, perMessageDeflate: true, closeTimeoutMs: 2000 })
       .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>wsraw over h2</title>" })))
-      .route(
-        "/echo",
-        requireWebSocket(
-          async (req) => {
-            requests.push(req);
-            for await (const message of req.websocket) req.websocket.send(message);
-          },
-          { protocols: ["echo.v1"] },
-        ),
-      );
+      .route("/echo", recordingEcho(requests));
     const { port } = await wsraw.listen(0, "127.0.0.1");
-    const context = await browser!.newContext({ ignoreHTTPSErrors: true });
-    context.setDefaultTimeout(PAGE_TIMEOUT_MS);
     try {
-      const page = await context.newPage();
-      const response = await page.goto(`https://127.0.0.1:${port}/`);
-      expect(await page.title()).toBe("wsraw over h2");
-      expect(await response!.request().headerValue(":method")).toBe("GET");
-      const result = await echoOverWebSocket(page, `wss://127.0.0.1:${port}/echo`);
-      expect(result.error).toBeNull();
-      expect(result.protocol).toBe("echo.v1");
-      expect(result.extensions).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover");
-      expect(result.echoes).toEqual(["same", "same", 1024 * 1024]);
-      expect(result.close).toEqual({ code: 1000, reason: "", wasClean: true });
-      const [req] = requests;
-      expect(req!.method, "an extended CONNECT, not an upgrade").toBe("CONNECT");
-      expect(req!.head.httpVersion).toBe("2.0");
-      expect(req!.tls?.protocol).toMatch(/^TLSv1\.[23]$/);
-      expect(await within(req!.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
+      await echoFromPage(port, requests);
     } finally {
-      await context.close();
       await wsraw.close();
     }
   });

@@ -14,8 +14,9 @@ import { inflateRawSync, constants as zlibConstants } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import WsClient from "ws";
-import { ConnectionClosedError, type PerMessageDeflateOptions, type WebSocket, connect } from "../../src/index.js";
+import { ConnectionClosedError, type PerMessageDeflateOptions, connect } from "../../src/index.js";
 import { KiB, Tap, WsPeer, runProgram, sha256, useResources, within } from "../support/index.js";
+import { checkSendMix, sendSteps } from "../support/send-mix.js";
 import { WireTap, compressibleText, deflateParams, inflateWithWs, randomText } from "./fixtures/wire.js";
 
 const resources = useResources();
@@ -245,50 +246,14 @@ describe("sendFragmented() with permessage-deflate", () => {
   });
 
   it("property: compressed fragmented messages mixed with sends arrive whole and in call order, with and without context takeover", async () => {
-    const op = fc.oneof(
-      fc.record({
-        kind: fc.constant("fragmented" as const),
-        pieces: fc.array(fc.oneof(fc.string({ maxLength: 3000 }), fc.constantFrom(compressibleText(5000), "")), { minLength: 1, maxLength: 4 }),
-        overTime: fc.boolean(),
-        awaited: fc.boolean(),
-      }),
-      fc.record({ kind: fc.constant("send" as const), text: fc.oneof(fc.string({ maxLength: 3000 }), fc.constant(compressibleText(3000))) }),
-    );
+    const text = fc.oneof(fc.string({ maxLength: 3000 }), fc.constantFrom(compressibleText(5000), ""));
     for (const options of [true, TAKEOVER] as const) {
       const tap = new Tap();
       const { url } = await resources.server({ "/tap": tap.route() }, { perMessageDeflate: { ...(options === true ? {} : options), threshold: 0 } });
       await fc.assert(
-        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 6 }), async (ops) => {
+        fc.asyncProperty(sendSteps(text, { maxPieces: 4, maxSteps: 6, pings: false }), async (steps) => {
           const client = await connect(url("/tap"), { perMessageDeflate: true });
-          const ws: WebSocket = await tap.next();
-          const expected: string[] = [];
-          const pending: Array<Promise<unknown>> = [];
-          for (const [i, step] of ops.entries()) {
-            if (step.kind === "send") {
-              ws.send(`${i}:${step.text}`);
-              expected.push(`${i}:${step.text}`);
-              continue;
-            }
-            const pieces = [`${i}:`, ...step.pieces];
-            const source = step.overTime
-              ? (async function* () {
-                  for (const piece of pieces) {
-                    await new Promise((resolve) => setImmediate(resolve));
-                    yield piece;
-                  }
-                })()
-              : pieces;
-            const sending = ws.sendFragmented(source);
-            expected.push(pieces.join(""));
-            if (step.awaited) await sending;
-            else pending.push(sending);
-          }
-          const received: unknown[] = [];
-          for (let n = 0; n < expected.length; n++) received.push(await within(client.wait(), 10_000, `message ${n + 1} of ${expected.length}`));
-          await within(Promise.all(pending), 10_000, "every send to settle");
-          expect(received).toEqual(expected);
-          client.close();
-          expect(await within(client.closed, 10_000, "closed")).toMatchObject({ wasClean: true });
+          await checkSendMix(await tap.next(), client, steps);
         }),
         { numRuns: 25 },
       );

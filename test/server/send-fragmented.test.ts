@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { ConnectionClosedError, connect } from "../../src/index.js";
 import { OP } from "../support/frames.js";
 import { type RawClient, KiB, Tap, echoRoute, useResources, within } from "../support/index.js";
+import { checkSendMix, sendSteps } from "../support/send-mix.js";
 
 const resources = useResources();
 
@@ -215,50 +216,10 @@ describe("ws.sendFragmented(): one message, a frame per piece (RFC 6455 §5.4)",
   it("property: any mix of fragmented messages (pieces given at once or over time), send() and ping() arrives whole, in call order", async () => {
     const tap = new Tap();
     const { url } = await resources.server({ "/tap": tap.route() }, { sendHighWaterMark: 4 * KiB });
-    const op = fc.oneof(
-      fc.record({
-        kind: fc.constant("fragmented" as const),
-        pieces: fc.array(fc.string({ maxLength: 3000 }), { minLength: 1, maxLength: 5 }),
-        overTime: fc.boolean(),
-        awaited: fc.boolean(),
-      }),
-      fc.record({ kind: fc.constant("send" as const), text: fc.string({ maxLength: 5000 }) }),
-      fc.record({ kind: fc.constant("ping" as const) }),
-    );
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 8 }), async (ops) => {
+      fc.asyncProperty(sendSteps(fc.string({ maxLength: 3000 }), { maxPieces: 5, maxSteps: 8, pings: true }), async (steps) => {
         const client = await connect(url("/tap"));
-        const ws = await tap.next();
-        const expected: string[] = [];
-        const pending: Array<Promise<unknown>> = [];
-        for (const [i, step] of ops.entries()) {
-          if (step.kind === "send") {
-            ws.send(`${i}:${step.text}`);
-            expected.push(`${i}:${step.text}`);
-          } else if (step.kind === "ping") {
-            pending.push(ws.ping());
-          } else {
-            const pieces = [`${i}:`, ...step.pieces];
-            const source = step.overTime
-              ? (async function* () {
-                  for (const piece of pieces) {
-                    await new Promise((resolve) => setImmediate(resolve));
-                    yield piece;
-                  }
-                })()
-              : pieces;
-            const sending = ws.sendFragmented(source);
-            expected.push(pieces.join(""));
-            if (step.awaited) await sending;
-            else pending.push(sending);
-          }
-        }
-        const received: unknown[] = [];
-        for (let n = 0; n < expected.length; n++) received.push(await within(client.wait(), 10_000, `message ${n + 1} of ${expected.length}`));
-        await within(Promise.all(pending), 10_000, "every send and ping to settle");
-        expect(received).toEqual(expected);
-        client.close();
-        expect(await within(client.closed, 10_000, "closed")).toMatchObject({ wasClean: true });
+        await checkSendMix(await tap.next(), client, steps);
       }),
       { numRuns: 40 },
     );
