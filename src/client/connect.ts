@@ -1,21 +1,24 @@
 import { Buffer } from "node:buffer";
-import { type Socket, connect as netConnect, isIP } from "node:net";
+import type { ClientHttp2Session } from "node:http2";
+import { type Socket, connect as netConnect } from "node:net";
 import { type ConnectionOptions as TlsConnectionOptions, type SecureContextOptions, connect as tlsConnect } from "node:tls";
-import { Heartbeat, type HeartbeatOptions, checkHeartbeat } from "../connection/liveness.js";
+import { type HeartbeatOptions, checkHeartbeat } from "../connection/liveness.js";
 import { checkLimit } from "../connection/limits.js";
 import { ConnectionStats } from "../connection/stats.js";
-import { type Compression, type ConnectionOptions, WebSocket } from "../connection/websocket.js";
+import type { ConnectionOptions, WebSocket } from "../connection/websocket.js";
 import { type PerMessageDeflateOptions, deflateSettings, zlibAvailable } from "../deflate/index.js";
 import { resolveMaxPayload } from "../frame/index.js";
 import {
-  type ExtensionOffer,
   HandshakeError,
   ResponseHeadParser,
-  acceptDeflateResponse,
   buildClientRequest,
+  buildExtendedConnect,
   checkUpgradeResponse,
   deflateOffer,
 } from "../http/index.js";
+import { connectOverHttp2 } from "./http2-connect.js";
+import { type Opening, openWebSocket, readBody } from "./opening.js";
+import { explainTlsError, tlsOptions } from "./tls-options.js";
 
 /** Options of `connect`. Every limit has the server's default. */
 export interface ConnectOptions {
@@ -74,12 +77,15 @@ export interface ConnectOptions {
   sendHighWaterMark?: number;
   /** Unsent bytes past which the connection is failed with 1008. Default 64 MiB. */
   maxBufferedAmount?: number;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441) instead of an
+   * HTTP/1.1 upgrade: `true` makes a connection for it (ALPN h2 over TLS; for `ws://`,
+   * HTTP/2 without TLS), closed with the WebSocket; a `ClientHttp2Session` of your own
+   * (`http2.connect(origin)`) carries it beside its other streams, and stays open. The
+   * server must announce extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL).
+   */
+  http2?: boolean | ClientHttp2Session;
 }
-
-/** The most of a refusal's body kept in `HandshakeError.body`. */
-const MAX_ERROR_BODY = 64 * 1024;
-/** How long a refusal's body is waited for once its head is in. */
-const ERROR_BODY_WAIT_MS = 1_000;
 
 /**
  * Opens a WebSocket connection to `url` (`ws://` or `wss://`; `http://` and `https://`
@@ -114,6 +120,11 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     throw new TypeError("signal must be an AbortSignal, e.g. AbortSignal.timeout(10_000)");
   }
   if (target.hash !== "") throw new TypeError("A WebSocket URL has no fragment (RFC 6455 §3)");
+  const { http2 } = options;
+  if (http2 !== undefined && typeof http2 !== "boolean" && typeof (http2 as Partial<ClientHttp2Session> | null)?.request !== "function") {
+    throw new TypeError("http2 must be true, false or a ClientHttp2Session (http2.connect(origin))");
+  }
+  if (typeof http2 === "object" && (http2.closed || http2.destroyed)) throw new TypeError("the HTTP/2 session given as http2 is closed");
   // Checked before connecting: a bad limit is the caller's error, not the connection's.
   const connection = connectionOptions(options);
   const timeoutMs = checkLimit("handshakeTimeoutMs", options.handshakeTimeoutMs ?? 10_000, "ms");
@@ -122,14 +133,21 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     options.perMessageDeflate && zlibAvailable() ? deflateSettings(options.perMessageDeflate) : undefined;
   const offer = deflate === undefined ? undefined : deflateOffer(deflate.policy);
   const protocols = offeredProtocols(options.protocols);
-  const { key, request } = buildClientRequest({
+  const offered = {
     host: target.host,
     target: `${target.pathname || "/"}${target.search}`,
     protocols,
     extensions: offer === undefined ? undefined : [offer],
     origin: options.origin,
     headers: withCredentials(options.headers, target),
-  });
+  };
+  const opening: Opening = { target, options, connection, timeoutMs, deflate, offer, protocols };
+  if (http2 !== undefined && http2 !== false) {
+    const fields = buildExtendedConnect({ ...offered, secure });
+    options.signal?.throwIfAborted();
+    return connectOverHttp2(opening, fields, http2);
+  }
+  const { key, request } = buildClientRequest(offered);
   options.signal?.throwIfAborted();
 
   // URL keeps an IPv6 host in brackets; sockets take it without.
@@ -184,22 +202,13 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
         readBody(socket, rest, error).then(reject);
         return;
       }
-      let compression: Compression | undefined;
-      const response: ExtensionOffer | undefined = accepted.extensions[0];
-      if (response !== undefined) {
-        try {
-          compression = { params: acceptDeflateResponse(response, deflate!.policy), settings: deflate! };
-        } catch (error) {
-          return fail(new HandshakeError((error as Error).message, head.status, head.headers));
-        }
+      let ws: WebSocket;
+      try {
+        ws = openWebSocket(socket, accepted, opening, rest, (message) => new HandshakeError(message, head.status, head.headers));
+      } catch (error) {
+        return fail(error);
       }
       cleanUp();
-      const ws = new WebSocket(socket, connection, accepted.protocol, accepted.extensionsHeader, compression);
-      if (options.heartbeat !== undefined) {
-        const heartbeat = new Heartbeat(new Set([ws]), options.heartbeat);
-        void ws.closed.then(() => heartbeat.stop());
-      }
-      ws.start(rest);
       resolve(ws);
     };
     socket.once(secure ? "secureConnect" : "connect", sendRequest);
@@ -208,41 +217,6 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     socket.on("close", onClose);
     options.signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/**
- * What `tls.connect` is given for `host`: `options.tls`, under the options named at the
- * top level; SNI for a host name, ALPN http/1.1, certificates checked unless told not to.
- * @internal The trace relay connects to a wss:// target with it too.
- */
-export function tlsOptions(
-  options: Pick<ConnectOptions, "servername" | "ca" | "cert" | "key" | "pfx" | "passphrase" | "rejectUnauthorized" | "tls">,
-  host: string,
-  port: number,
-): TlsConnectionOptions {
-  const { servername, ca, cert, key, pfx, passphrase, rejectUnauthorized } = options;
-  const merged: TlsConnectionOptions = { ALPNProtocols: ["http/1.1"], ...options.tls, host, port };
-  for (const [name, value] of Object.entries({ servername, ca, cert, key, pfx, passphrase, rejectUnauthorized })) {
-    if (value !== undefined) (merged as Record<string, unknown>)[name] = value;
-  }
-  // SNI carries a host name, never an IP address (RFC 6066 §3).
-  merged.servername ??= isIP(host) === 0 ? host : undefined;
-  merged.rejectUnauthorized ??= true;
-  return merged;
-}
-
-/**
- * OpenSSL's "wrong version number" is what a TLS client reads when the server answered in
- * plain text (a ws:// server's 400): said in words, with the original as `cause` and its
- * `code` kept.
- */
-function explainTlsError(error: Error & { code?: string; reason?: string }, host: string): Error {
-  if (error.code !== "ERR_SSL_WRONG_VERSION_NUMBER") return error;
-  const reason = error.reason ?? "wrong version number";
-  const explained = new Error(`${host} did not answer in TLS (OpenSSL: ${reason}): is it a ws:// server? Connect with ws://`, {
-    cause: error,
-  });
-  return Object.assign(explained, { code: error.code });
 }
 
 function offeredProtocols(protocols: ConnectOptions["protocols"]): readonly string[] | undefined {
@@ -275,41 +249,6 @@ function connectionOptions(options: ConnectOptions): ConnectionOptions {
     answerAppPings: false,
     stats: new ConnectionStats(),
   };
-}
-
-/**
- * Reads what follows a refusal's head, up to its Content-Length and at most
- * `MAX_ERROR_BODY` bytes, until the server closes or a second passes, and resolves with
- * `error` carrying it.
- */
-function readBody(socket: Socket, rest: Buffer, error: HandshakeError): Promise<HandshakeError> {
-  const declared = Number(error.headers["content-length"]);
-  const limit = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, MAX_ERROR_BODY) : MAX_ERROR_BODY;
-  return new Promise((resolve) => {
-    const parts = [rest];
-    let length = rest.length;
-    const done = (): void => {
-      clearTimeout(timer);
-      socket.off("data", onData);
-      socket.off("end", done);
-      socket.off("close", done);
-      socket.on("error", ignore);
-      socket.destroy();
-      const body = Buffer.concat(parts).subarray(0, limit);
-      resolve(new HandshakeError(error.message, error.status, error.headers, body));
-    };
-    const onData = (chunk: Buffer): void => {
-      parts.push(chunk);
-      length += chunk.length;
-      if (length >= limit) done();
-    };
-    const timer = setTimeout(done, ERROR_BODY_WAIT_MS);
-    if (length >= limit) return done();
-    socket.on("data", onData);
-    socket.once("end", done);
-    socket.once("close", done);
-    socket.on("error", done);
-  });
 }
 
 function ignore(): void {}

@@ -49,6 +49,7 @@ const HANDSHAKE_HEADERS = new Set([
  */
 export function buildClientRequest(options: ClientRequestOptions): ClientRequest {
   const key = randomBytes(16).toString("base64");
+  assertHeader("Host", options.host);
   const lines = [
     `GET ${checkTarget(options.target)} HTTP/1.1`,
     `Host: ${options.host}`,
@@ -57,19 +58,32 @@ export function buildClientRequest(options: ClientRequestOptions): ClientRequest
     `Sec-WebSocket-Key: ${key}`,
     "Sec-WebSocket-Version: 13",
   ];
-  assertHeader("Host", options.host);
+  for (const [name, value] of offerFields(options)) lines.push(`${name}: ${value}`);
+  return { key, request: Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1") };
+}
+
+/**
+ * The fields of a client's handshake past the ones that make it one, validated: the
+ * subprotocols and extensions offered, `Origin`, then the caller's own headers. Shared by
+ * the HTTP/1.1 upgrade and the HTTP/2 extended CONNECT (RFC 8441 §5).
+ *
+ * @throws TypeError as {@link buildClientRequest} says.
+ * @internal
+ */
+export function offerFields(options: Omit<ClientRequestOptions, "host" | "target">): Array<[name: string, value: string]> {
+  const fields: Array<[string, string]> = [];
   const protocols = options.protocols ?? [];
   for (const protocol of protocols) {
     if (!isToken(protocol)) throw new TypeError(`Invalid subprotocol ${JSON.stringify(protocol)}: must be a token (RFC 6455 §4.1)`);
   }
   if (new Set(protocols).size !== protocols.length) throw new TypeError("Each subprotocol may be offered once (RFC 6455 §4.1)");
-  if (protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${protocols.join(", ")}`);
+  if (protocols.length > 0) fields.push(["Sec-WebSocket-Protocol", protocols.join(", ")]);
   if (options.extensions !== undefined && options.extensions.length > 0) {
-    lines.push(`Sec-WebSocket-Extensions: ${formatExtensions([...options.extensions])}`);
+    fields.push(["Sec-WebSocket-Extensions", formatExtensions([...options.extensions])]);
   }
   if (options.origin !== undefined) {
     assertHeader("Origin", options.origin);
-    lines.push(`Origin: ${options.origin}`);
+    fields.push(["Origin", options.origin]);
   }
   const headers = options.headers ?? {};
   if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
@@ -80,9 +94,9 @@ export function buildClientRequest(options: ClientRequestOptions): ClientRequest
     if (HANDSHAKE_HEADERS.has(name.toLowerCase())) {
       throw new TypeError(`The ${name} header is set by the handshake itself and cannot be given`);
     }
-    lines.push(`${name}: ${value}`);
+    fields.push([name, value]);
   }
-  return { key, request: Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1") };
+  return fields;
 }
 
 /** What the server agreed to in its 101. */
@@ -129,6 +143,20 @@ export function checkUpgradeResponse(
         : `Wrong Sec-WebSocket-Accept: expected ${expected} for this key, got ${accept} (RFC 6455 §4.1)`,
     );
   }
+  return acceptedOffers(headers, offered, refuse);
+}
+
+/**
+ * What a server's accepting answer selected, checked against what was offered: at most
+ * one subprotocol, and only extensions that were offered, each once. Shared by the 101
+ * and the HTTP/2 200 (RFC 8441 §5).
+ * @internal
+ */
+export function acceptedOffers(
+  headers: Readonly<Record<string, string | undefined>>,
+  offered: { protocols?: readonly string[]; extensions?: readonly ExtensionOffer[] },
+  refuse: (message: string) => never,
+): AcceptedHandshake {
   const protocol = headers["sec-websocket-protocol"] ?? "";
   if (protocol !== "" && !(offered.protocols ?? []).includes(protocol)) {
     refuse(`The server selected the subprotocol ${JSON.stringify(protocol)}, which was not offered (RFC 6455 §4.1)`);
@@ -139,7 +167,7 @@ export function checkUpgradeResponse(
     try {
       extensions = parseExtensions(extensionsHeader);
     } catch (error) {
-      refuse(`Malformed Sec-WebSocket-Extensions in the 101: ${(error as HttpError).message}`);
+      refuse(`Malformed Sec-WebSocket-Extensions in the answer: ${(error as HttpError).message}`);
     }
     const names = new Set((offered.extensions ?? []).map((extension) => extension.name));
     const seen = new Set<string>();
@@ -156,8 +184,11 @@ function hasToken(list: string | undefined, token: string): boolean {
   return list !== undefined && splitList(list).some((element) => element.toLowerCase() === token);
 }
 
-/** The request target goes on the request line: no spaces or controls (RFC 9112 §3.2). */
-function checkTarget(target: string): string {
+/**
+ * The request target goes on the request line (or in `:path`): no spaces or controls (RFC 9112 §3.2).
+ * @internal
+ */
+export function checkTarget(target: string): string {
   if (!/^\/[\x21-\x7e]*$/.test(target)) {
     throw new TypeError(`Invalid request target ${JSON.stringify(target)}: a path with no spaces or controls`);
   }

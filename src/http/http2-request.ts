@@ -1,4 +1,6 @@
-import { HttpError } from "./errors.js";
+import { type AcceptedHandshake, type ClientRequestOptions, acceptedOffers, checkTarget, offerFields } from "./client-handshake.js";
+import { HandshakeError, HttpError } from "./errors.js";
+import type { ExtensionOffer } from "./extensions.js";
 import { type WebSocketOffers, websocketOffers } from "./handshake.js";
 import { type RequestHead, createHeaderFields } from "./request-head.js";
 import { parseRequestTarget } from "./request-target.js";
@@ -71,4 +73,53 @@ export function validateExtendedConnect(head: RequestHead): WebSocketOffers {
     });
   }
   return websocketOffers(head.headers);
+}
+
+/**
+ * A client's extended CONNECT (RFC 8441 §4–5), as `node:http2` takes header fields: the
+ * pseudo-header fields, `sec-websocket-version: 13`, and the offers and headers of
+ * `buildClientRequest`, validated the same way, names lower-cased (RFC 9113 §8.2). No
+ * Sec-WebSocket-Key: the :protocol pseudo-header replaces it.
+ *
+ * @throws TypeError as `buildClientRequest` does.
+ */
+export function buildExtendedConnect(options: ClientRequestOptions & { secure: boolean }): Record<string, string> {
+  const fields: Record<string, string> = {
+    ":method": "CONNECT",
+    ":protocol": "websocket",
+    ":scheme": options.secure ? "https" : "http",
+    ":authority": options.host,
+    ":path": checkTarget(options.target),
+    "sec-websocket-version": "13",
+  };
+  for (const [name, value] of offerFields(options)) fields[name.toLowerCase()] = value;
+  return fields;
+}
+
+/**
+ * The client's check of the answer to its extended CONNECT (RFC 8441 §5): a 2xx status,
+ * at most one subprotocol and only extensions that were offered. There is no
+ * Sec-WebSocket-Accept to check.
+ *
+ * @throws HandshakeError saying what is wrong, with the status and the header fields.
+ */
+export function checkExtendedConnectResponse(
+  headers: Http2RequestHeaders,
+  offered: { protocols?: readonly string[]; extensions?: readonly ExtensionOffer[] } = {},
+): AcceptedHandshake {
+  const status = Number(headers[":status"]);
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !name.startsWith(":")) fields[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  const refuse = (message: string): never => {
+    throw new HandshakeError(message, status, fields);
+  };
+  if (!(status >= 200 && status < 300)) {
+    if (status >= 300 && status < 400 && fields["location"] !== undefined) {
+      refuse(`The server redirects (${status}) to ${fields["location"]}; redirects are not followed: connect to that URL`);
+    }
+    refuse(`The server refused the WebSocket over HTTP/2: ${status}`);
+  }
+  return acceptedOffers(fields, offered, refuse);
 }

@@ -17,7 +17,14 @@ export {
 export { ResponseHeadParser, parseResponseHead, type ResponseHead } from "./response-head.js";
 export { formatExtensions, parseExtensions, type ExtensionNegotiator, type ExtensionOffer } from "./extensions.js";
 export { isUpgradeRequest, validateUpgradeRequest, websocketOffers, type UpgradeRequest, type WebSocketOffers } from "./handshake.js";
-export { http2RequestHead, isExtendedConnect, validateExtendedConnect, type Http2RequestHeaders } from "./http2-request.js";
+export {
+  buildExtendedConnect,
+  checkExtendedConnectResponse,
+  http2RequestHead,
+  isExtendedConnect,
+  validateExtendedConnect,
+  type Http2RequestHeaders,
+} from "./http2-request.js";
 export {
   RequestHeadParser,
   createHeaderFields,

@@ -1,6 +1,6 @@
 import { type AddressInfo, type Server, type Socket, connect as netConnect, createServer as createNetServer } from "node:net";
 import { type ConnectionOptions, type SecureContextOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
-import { tlsOptions } from "../client/connect.js";
+import { tlsOptions } from "../client/tls-options.js";
 import { ConnectionAnnotator, type ConnectionAnnotatorOptions } from "./connection-annotator.js";
 import type { Direction, TraceEvent } from "./events.js";
 

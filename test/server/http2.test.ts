@@ -415,8 +415,78 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls, http2: 
     expect(plain.stderr).toMatch(/--http2 needs --tls-cert and --tls-key/);
   });
 
+  it("connect(wss://, { http2: true }) opens over ALPN h2; to a TLS server without HTTP/2 it fails saying why", async () => {
+    const { port } = await serveTls();
+    const ws = await connect(`wss://localhost:${port}/echo`, { http2: true, ca: certs!.ca.cert });
+    ws.send("over h2 and TLS");
+    expect(await within(ws.wait(), 10_000, "the echo")).toBe("over h2 and TLS");
+    ws.close();
+    await ws.closed;
+    const h1only = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert } }).route("/echo", echoRoute());
+    const other = await h1only.listen(0, HOST);
+    cleanups.push(() => h1only.close());
+    const error = await connect(`wss://localhost:${other.port}/echo`, { http2: true, ca: certs!.ca.cert }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      message: `localhost:${other.port} does not speak HTTP/2 over TLS (it refused ALPN h2): connect without http2`,
+      code: "ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL",
+    });
+  });
+
   it("http2 needs tls, and is a boolean", () => {
     expect(() => createServer({ http2: true })).toThrow(/http2 needs tls/);
     expect(() => createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: "yes" as never })).toThrow(TypeError);
+  });
+});
+
+describe("connect(url, { http2 }): wsraw's client over HTTP/2 (RFC 8441)", () => {
+  it("h2c: its own HTTP/2 connection, the pull API, subprotocol and deflate, the connection closed with the WebSocket", async () => {
+    const tap = new Tap(async ({ websocket: ws }) => {
+      for await (const message of ws) ws.send(message);
+    });
+    const { url, wsraw, h2 } = await serve({ "/echo": tap.route({ protocols: ["v2"], perMessageDeflate: true }) });
+    const sessionClosed = new Promise((resolve) => h2.once("session", (session) => session.once("close", resolve)));
+    const ws = await connect(`${url.replace("http:", "ws:")}/echo?x=1`, {
+      http2: true,
+      protocols: ["v1", "v2"],
+      perMessageDeflate: true,
+      headers: { Authorization: "Bearer t" },
+    });
+    expect(ws.protocol).toBe("v2");
+    expect(ws.extensions).toMatch(/^permessage-deflate/);
+    const req = await tap.requests.next();
+    expect(req.method).toBe("CONNECT");
+    expect(req.headers.authorization).toBe("Bearer t");
+    expect(req.query.get("x")).toBe("1");
+    ws.send("x".repeat(10_000));
+    expect(await within(ws.wait(), 10_000, "the echo")).toBe("x".repeat(10_000));
+    ws.sendFragmented(["a", "b", "c"]);
+    expect(await within(ws.wait(), 10_000, "the fragmented echo")).toBe("abc");
+    ws.close(1000, "bye");
+    expect(await within(ws.closed, 10_000, "closed")).toEqual({ code: 1000, reason: "", wasClean: true });
+    expect(await within(req.websocket.closed, 10_000, "the server side")).toEqual({ code: 1000, reason: "bye", wasClean: true });
+    expect(wsraw.stats().handshakes.accepted).toBe(1);
+    await within(sessionClosed, 10_000, "the client's HTTP/2 connection to close with its WebSocket");
+  });
+
+  it("several WebSockets on one HTTP/2 session of the caller's, which stays open", async () => {
+    const { url } = await serve({ "/echo": echoRoute() });
+    const shared = await session(url);
+    const sockets = await Promise.all([1, 2, 3].map(() => connect(`${url}/echo`, { http2: shared })));
+    for (const [i, ws] of sockets.entries()) ws.send(`on stream ${i}`);
+    for (const [i, ws] of sockets.entries()) expect(await within(ws.wait(), 10_000, "an echo")).toBe(`on stream ${i}`);
+    for (const ws of sockets) ws.close();
+    await Promise.all(sockets.map((ws) => within(ws.closed, 10_000, "closed")));
+    expect(shared.closed).toBe(false);
+  });
+
+  it("refusals reject with HandshakeError: the status, the headers and the body; a server without extended CONNECT says so", async () => {
+    const { url } = await serve({ "/echo": echoRoute() });
+    const refused = await connect(`${url}/nowhere`, { http2: true }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ name: "HandshakeError", status: 404, message: "The server refused the WebSocket over HTTP/2: 404" });
+    expect((refused as { body: Buffer }).body.toString()).toBe("No WebSocket route for /nowhere\n");
+    expect((refused as { headers: Record<string, string> }).headers["content-type"]).toBe("text/plain; charset=utf-8");
+    const plain = await serve({ "/echo": echoRoute() }, {}, false);
+    await expect(connect(`${plain.url}/echo`, { http2: true })).rejects.toThrow(/does not take WebSockets over HTTP\/2/);
+    await expect(connect(`${url}/echo`, { http2: "yes" as never })).rejects.toThrow(TypeError);
   });
 });
