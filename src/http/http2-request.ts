@@ -104,13 +104,13 @@ export function buildExtendedConnect(options: ClientRequestOptions & { secure: b
  * @throws HandshakeError saying what is wrong, with the status and the header fields.
  */
 export function checkExtendedConnectResponse(
-  headers: Http2RequestHeaders,
+  headers: Readonly<Record<string, string | string[] | number | undefined>>,
   offered: { protocols?: readonly string[]; extensions?: readonly ExtensionOffer[] } = {},
 ): AcceptedHandshake {
   const status = Number(headers[":status"]);
   const fields: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !name.startsWith(":")) fields[name] = Array.isArray(value) ? value.join(", ") : value;
+    if (value !== undefined && !name.startsWith(":")) fields[name] = Array.isArray(value) ? value.join(", ") : String(value);
   }
   const refuse = (message: string): never => {
     throw new HandshakeError(message, status, fields);
