@@ -4,7 +4,7 @@
  *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate] [--tls-cert F --tls-key F [--http2]]
  *   wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate] [--tls-cert F --tls-key F [--http2]]
  *   wsraw trace --listen PORT --target ws[s]://HOST:PORT[/path] [--ca F] [--host H] [--json] [--preview BYTES]
- *   wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--ca F] [--trace] [--json]
+ *   wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--http2] [--ca F] [--trace] [--json]
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -32,10 +32,11 @@ const USAGE = `usage:
       field by field with its RFC 6455 section, pointing out (and forwarding) violations;
       --json prints one JSON object per event; clients connect with ws://, and to a wss://
       target the relay speaks TLS (--ca: trust the CA certificates of that PEM file)
-  wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--ca F] [--trace]
+  wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--http2] [--ca F] [--trace]
       an interactive client: each stdin line is sent as a text message (--binary-hex: hex
       bytes as a binary one), every message is printed; EOF or Ctrl-C closes with 1000;
-      --deflate offers permessage-deflate; --trace prints the annotated frames on stderr`;
+      --deflate offers permessage-deflate; --http2 opens it over HTTP/2 (RFC 8441);
+      --trace prints the annotated frames on stderr`;
 
 function fail(message: string): never {
   console.error(`wsraw: ${message}\n${USAGE}`);

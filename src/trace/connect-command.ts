@@ -11,7 +11,7 @@ import { UsageError } from "./usage-error.js";
 
 /**
  * `wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex]
- * [--deflate] [--ca FILE] [--trace] [--json]`: an interactive client in the spirit of
+ * [--deflate] [--http2] [--ca FILE] [--trace] [--json]`: an interactive client in the spirit of
  * wscat. Each stdin line is sent as a text message (with --binary-hex, hex bytes as a
  * binary one); every message received is printed as `< text` or `< (binary, N bytes)
  * hex`. EOF or Ctrl-C closes with 1000 and waits for the server's close frame (RFC 6455
@@ -20,7 +20,8 @@ import { UsageError } from "./usage-error.js";
  * With --trace the connection goes through an in-process relay on 127.0.0.1 and the
  * annotated frames go to stderr; so the `Host` header names the relay (for `wss://`, the
  * relay is the TLS client). `--ca FILE` trusts those certificate authorities (PEM) instead
- * of Node's.
+ * of Node's. `--http2` opens the WebSocket as a stream of an HTTP/2 connection (RFC 8441),
+ * which the relay, reading HTTP/1.1, cannot trace.
  *
  * @returns the exit status: 0 when the close handshake completed, 1 otherwise.
  */
@@ -33,12 +34,14 @@ export async function connectCommand(args: string[]): Promise<number> {
       header: { type: "string", multiple: true },
       "binary-hex": { type: "boolean" },
       deflate: { type: "boolean" },
+      http2: { type: "boolean" },
       trace: { type: "boolean" },
       json: { type: "boolean" },
       ca: { type: "string" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("connect needs one ws:// or wss:// URL");
+  if (values.http2 && values.trace) throw new UsageError("--trace reads HTTP/1.1 connections: it cannot trace --http2");
   let url = new URL(positionals[0]!);
   const headers: Record<string, string> = {};
   for (const header of values.header ?? []) {
@@ -57,7 +60,7 @@ export async function connectCommand(args: string[]): Promise<number> {
   }
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   try {
-    const ws = await connect(url, { protocols: values.protocol, headers, perMessageDeflate: values.deflate ?? false, ca });
+    const ws = await connect(url, { protocols: values.protocol, headers, perMessageDeflate: values.deflate ?? false, ca, http2: values.http2 ?? false });
     const agreed = [ws.protocol && `subprotocol ${ws.protocol}`, ws.extensions && `extensions ${ws.extensions}`].filter(Boolean);
     out(`connected to ${positionals[0]}${agreed.length > 0 ? ` (${agreed.join("; ")})` : ""}`);
 

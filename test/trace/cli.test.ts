@@ -8,7 +8,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoRoute } from "../../src/apps/echo.js";
-import { requireWebSocket } from "../../src/index.js";
+import http2 from "node:http2";
+import { createServer, requireWebSocket } from "../../src/index.js";
 import { killChild, runNode, useResources, within } from "../support/index.js";
 import { type TestCerts, makeCerts, opensslSkip, removeCerts, tlsTitle } from "../client/certs.js";
 import { until } from "./helpers.js";
@@ -106,6 +107,32 @@ describe("wsraw trace and wsraw connect", () => {
     ]);
     expect(events.filter((e) => e.type === "frame" && e.opcodeName === "close").map((e) => e.close.code)).toEqual([1000, 1000]);
     expect(events.flatMap((e) => e.violations ?? [])).toEqual([]);
+  });
+
+  it("connect --http2 opens over an HTTP/2 stream (RFC 8441); --http2 with --trace is a usage error", async () => {
+    const wsraw = createServer().route("/echo", echoRoute());
+    const h2 = http2.createServer({ settings: { enableConnectProtocol: true } });
+    h2.on("stream", (stream, headers) => {
+      if (wsraw.handleHttp2Stream(stream, headers)) return;
+      stream.respond({ ":status": 404 });
+      stream.end();
+    });
+    await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+    resources.defer(async () => {
+      await wsraw.close();
+      await new Promise((resolve) => h2.close(resolve));
+    });
+    const url = `ws://127.0.0.1:${(h2.address() as { port: number }).port}/echo`;
+    const client = spawnCli(["connect", url, "--http2"]);
+    await client.waitFor(/^connected to /m);
+    client.child.stdin.write("hello over HTTP/2\n");
+    await client.waitFor(/^< hello over HTTP\/2$/m);
+    client.child.stdin.end();
+    expect(await client.exit()).toBe(0);
+    expect(wsraw.stats().handshakes.accepted).toBe(1);
+    const traced = await runNode([CLI, "connect", url, "--http2", "--trace"]);
+    expect(traced.code).toBe(2);
+    expect(traced.stderr).toMatch(/--trace reads HTTP\/1\.1 connections: it cannot trace --http2/);
   });
 
   it("connect to nothing fails with status 1 and says why", async () => {
