@@ -1,6 +1,5 @@
-import { Buffer } from "node:buffer";
 import type { IncomingMessage } from "node:http";
-import type { OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { ServerHttp2Stream } from "node:http2";
 import { type AddressInfo, type Server as NetServer, type Socket, createServer as createNetServer } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TlsOptions } from "node:tls";
@@ -26,7 +25,6 @@ import {
   negotiateDeflate,
   parseRequestTarget,
   selectProtocol,
-  type UpgradeRequest,
   type WebSocketOffers,
   validateExtendedConnect,
   validateUpgradeRequest,
@@ -48,6 +46,7 @@ import { lingerUntilPeerEnds } from "./linger.js";
 import { ConnectionStats } from "../connection/stats.js";
 import { TlsHandshake } from "./tls-handshake.js";
 import { Http2Sessions } from "./http2-sessions.js";
+import { NOTHING_YET, http2Acceptance, http2Peer, respondHttp2, respondOnHttp2Stream } from "./http2-stream.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import { type Authorizer, type HttpResult, type OriginPolicy, type Route, type RouteOptions, checkPolicies, isRoute } from "./routes.js";
 import { type Compression, type ConnectionOptions, ReadyState, WebSocket } from "../connection/websocket.js";
@@ -601,10 +600,11 @@ export class WsrawServer {
   }
 
   /**
-   * Validates and negotiates the upgrade, then opens the connection: at once, or after the
-   * `authorize` hook when there is one. Throws HttpError for a request that is refused.
+   * Negotiates what a validated handshake offers (with its key over HTTP/1.1; without one
+   * over HTTP/2), then opens the connection: at once, or after the `authorize` hook when
+   * there is one. Throws HttpError for a request that is refused.
    */
-  private upgrade(socket: Duplex, req: WsRequest, route: Route, rest: Buffer, handshake: WebSocketOffers & Partial<UpgradeRequest>): void {
+  private upgrade(socket: Duplex, req: WsRequest, route: Route, rest: Buffer, handshake: WebSocketOffers & { key?: string }): void {
     const head = req.head;
     const routeOptions: RouteOptions = route.options;
     if (this.closing) throw new HttpError(503, "The server is shutting down");
@@ -681,7 +681,7 @@ export class WsrawServer {
   private open(socket: Duplex, req: WsRequest, route: Route, rest: Buffer, negotiated: Negotiated): void {
     const { protocol, extensions, key } = negotiated;
     if (key !== undefined) socket.write(buildUpgradeResponse({ key, protocol, extensions }));
-    else (socket as ServerHttp2Stream).respond(http2Acceptance(negotiated));
+    else (socket as ServerHttp2Stream).respond(http2Acceptance(protocol, extensions));
     this.handshakesAccepted++;
     this.adoptPendingSocket(socket);
     const ws = new WebSocket(
@@ -891,68 +891,6 @@ function headFromIncomingMessage(req: IncomingMessage): RequestHead {
     headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
   }
   return { method: req.method ?? "GET", target, path, query, httpVersion: req.httpVersion, headers, rawHeaders };
-}
-
-/** The response headers accepting a WebSocket over HTTP/2 (RFC 8441 §5): 200, no Sec-WebSocket-Accept. */
-function http2Acceptance({ protocol, extensions }: Negotiated): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { ":status": 200 };
-  if (protocol !== undefined) headers["sec-websocket-protocol"] = protocol;
-  if (extensions !== "") headers["sec-websocket-extensions"] = extensions;
-  return headers;
-}
-
-/** What follows an HTTP/2 handshake's headers in its stream: nothing yet (it is read as it comes). */
-const NOTHING_YET = Buffer.alloc(0);
-
-// RFC 9113 §8.2.2: connection-specific fields are malformed in HTTP/2.
-const CONNECTION_SPECIFIC = new Set(["connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding"]);
-
-/** A refusal on an HTTP/2 stream: its status and headers, the message as the body. */
-function respondOnHttp2Stream(stream: ServerHttp2Stream, error: HttpError): void {
-  respondHttp2(stream, { status: error.status, headers: { "content-type": "text/plain; charset=utf-8", ...error.headers }, body: `${error.message}\n` }, false);
-}
-
-/**
- * A plain HTTP route's answer on an HTTP/2 stream, with the fields `buildResponse` adds
- * for HTTP/1.1 (`content-length`, and `content-type` for a string body) but no
- * connection-specific ones. Throws, as `buildResponse` does, for a status out of range or
- * a body on a status that has none; `node:http2` checks the header fields.
- */
-function respondHttp2(stream: ServerHttp2Stream, result: HttpResult, isHead: boolean): void {
-  if (stream.destroyed || stream.headersSent) return;
-  const { status = result === undefined ? 204 : 200, headers = {}, body = "" } =
-    typeof result === "string" ? { body: result } : (result ?? {});
-  if (!Number.isInteger(status) || status < 200 || status > 599) {
-    throw new RangeError(`Invalid HTTP status ${status}: must be an integer from 200 to 599 (HTTP/2 has no 1xx answers of this kind)`);
-  }
-  const content = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const fields: OutgoingHttpHeaders = { ":status": status };
-  for (const [name, value] of Object.entries(headers)) {
-    const key = name.toLowerCase();
-    if (!CONNECTION_SPECIFIC.has(key)) fields[key] = typeof value === "object" ? [...value] : value;
-  }
-  if (status === 204 || status === 304) {
-    if (content.length > 0) throw new TypeError(`A ${status} response cannot have a body (RFC 9110 §6.4.1)`);
-  } else {
-    fields["content-length"] ??= content.length;
-    if (typeof body === "string") fields["content-type"] ??= "text/plain; charset=utf-8";
-  }
-  // RFC 9110 §9.3.2: HEAD gets the headers of GET, without the content.
-  if (isHead || content.length === 0) {
-    stream.respond(fields, { endStream: true });
-    return;
-  }
-  stream.respond(fields);
-  stream.end(content);
-}
-
-/**
- * The peer of an HTTP/2 stream, for `req.remoteAddress` and `req.tls`: its session's
- * socket (`node:http2` hands out a proxy of it, which throws once the session has let go
- * of the socket; WsRequest reads it with that in mind).
- */
-function http2Peer(stream: ServerHttp2Stream): Partial<Socket> {
-  return (stream.session?.socket ?? {}) as Partial<Socket>;
 }
 
 function withoutUndefined<T extends object>(options: T): T {
