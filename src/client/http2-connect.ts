@@ -68,9 +68,10 @@ export function connectOverHttp2(opening: Opening, fields: Record<string, string
       }
       stream = opened;
       opened.on("error", onSessionError);
-      opened.once("close", () => fail(new HandshakeError(`${target.host} closed the stream before answering the handshake`)));
+      opened.once("close", onStreamClose);
       opened.once("response", (headers: IncomingHttpHeaders) => onResponse(opened, headers));
     };
+    const onStreamClose = (): void => fail(new HandshakeError(`${target.host} closed the stream before answering the handshake`));
     const onResponse = (opened: ClientHttp2Stream, headers: IncomingHttpHeaders): void => {
       let accepted;
       try {
@@ -92,7 +93,7 @@ export function connectOverHttp2(opening: Opening, fields: Record<string, string
         return fail(error);
       }
       cleanUp();
-      opened.removeAllListeners("close");
+      opened.off("close", onStreamClose);
       opened.off("error", onSessionError);
       if (own) void ws.closed.then(() => connection.close());
       resolve(ws);

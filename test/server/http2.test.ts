@@ -468,6 +468,14 @@ describe("connect(url, { http2 }): wsraw's client over HTTP/2 (RFC 8441)", () =>
     await within(sessionClosed, 10_000, "the client's HTTP/2 connection to close with its WebSocket");
   });
 
+  it("a stream the server resets ends the client's connection (1006)", async () => {
+    const tap = new Tap();
+    const { url } = await serve({ "/tap": tap.route() });
+    const ws = await connect(`${url}/tap`, { http2: true });
+    (await tap.next()).terminate();
+    expect(await within(ws.closed, 10_000, "the client to see the reset")).toMatchObject({ code: 1006, wasClean: false });
+  });
+
   it("several WebSockets on one HTTP/2 session of the caller's, which stays open", async () => {
     const { url } = await serve({ "/echo": echoRoute() });
     const shared = await session(url);
