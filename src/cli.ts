@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `wsraw` command:
- *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate] [--tls-cert F --tls-key F [--http2]]
- *   wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate] [--tls-cert F --tls-key F [--http2]]
+ *   wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate] [--tls-cert F --tls-key F] [--http2]
+ *   wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate] [--tls-cert F --tls-key F] [--http2]
  *   wsraw trace --listen PORT --target ws[s]://HOST:PORT[/path] [--ca F] [--host H] [--json] [--preview BYTES]
  *   wsraw connect URL [--protocol P]... [--header "Name: value"]... [--binary-hex] [--deflate] [--http2] [--ca F] [--trace] [--json]
  */
@@ -17,16 +17,17 @@ import { traceCommand } from "./trace/trace-command.js";
 import { UsageError } from "./trace/usage-error.js";
 
 const USAGE = `usage:
-  wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate] [--tls-cert F --tls-key F [--http2]]
+  wsraw echo --port N [--host H] [--max-payload BYTES] [--heartbeat-ms MS] [--no-deflate] [--tls-cert F --tls-key F] [--http2]
       echoes every message on any path; on /broadcast, sends it to all /broadcast peers
-  wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate] [--tls-cert F --tls-key F [--http2]]
+  wsraw demo [--port 8080] [--host H] [--redis URL] [--no-deflate] [--tls-cert F --tls-key F] [--http2]
       serves the demo page (echo and chat) at http://H:PORT/; with --redis (e.g.
       redis://127.0.0.1:6379, needs the redis package), every demo on that Redis shares
       the chat rooms
   Both accept permessage-deflate (RFC 7692) when the client offers it, keeping no
   compression context between messages; --no-deflate declines it. With --tls-cert and
-  --tls-key (PEM files) both serve wss:// and https:// instead; --http2 adds HTTP/2 for
-  clients that offer it, over which browsers open WebSockets as streams (RFC 8441).
+  --tls-key (PEM files) both serve wss:// and https:// instead. --http2 adds HTTP/2 for
+  clients that ask for it (ALPN h2 over TLS, prior knowledge without), on which
+  WebSockets open as streams (RFC 8441); browsers use it over TLS.
   wsraw trace --listen PORT --target ws[s]://HOST:PORT[/path] [--ca F] [--host H] [--json] [--preview BYTES]
       a relay that forwards every byte unchanged and prints the handshake and each frame,
       field by field with its RFC 6455 section, pointing out (and forwarding) violations;
@@ -101,7 +102,6 @@ async function main(argv: string[]): Promise<void> {
     tls: tlsOptions(parsed["tls-cert"], parsed["tls-key"]),
     http2: parsed.http2,
   };
-  if (options.http2 && options.tls === undefined) fail("--http2 needs --tls-cert and --tls-key: browsers speak HTTP/2 over TLS only");
 
   let server: WsrawServer;
   let port: number;

@@ -1,14 +1,15 @@
 import { type Http2Server, type ServerHttp2Session, type ServerHttp2Stream, createServer as createHttp2Server } from "node:http2";
-import type { TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
 import type { Http2RequestHeaders } from "../http/index.js";
 
 /** Streams one HTTP/2 connection may have open at once (nginx allows 128, Go 250). */
 export const MAX_CONCURRENT_STREAMS = 256;
 
 /**
- * The HTTP/2 side of a `wss://` listener with `http2: true`: a TLS connection whose client
- * chose `h2` (ALPN) is handed to a `node:http2` server that never listens, which announces
- * extended CONNECT (RFC 8441 §3) and gives each stream to the server's routes.
+ * The HTTP/2 side of a listener with `http2: true`: a TLS connection whose client chose
+ * `h2` (ALPN), or a plain one that opened with the HTTP/2 preface, is handed to a
+ * `node:http2` server that never listens, which announces extended CONNECT (RFC 8441 §3)
+ * and gives each stream to the server's routes.
  *
  * HTTP/2 connections outlive their requests, so one with no stream open is closed
  * (GOAWAY) after `idleTimeoutMs` without traffic; one that carries a WebSocket stays.
@@ -34,8 +35,8 @@ export class Http2Sessions {
     this.server.on("session", (session: ServerHttp2Session) => this.watch(session, options.idleTimeoutMs));
   }
 
-  /** Runs HTTP/2 on a TLS connection whose client chose `h2`. */
-  accept(socket: TLSSocket): void {
+  /** Runs HTTP/2 on a connection whose client chose it (its preface may wait, unshifted, in the socket). */
+  accept(socket: Socket): void {
     this.server.emit("connection", socket);
   }
 

@@ -17,6 +17,9 @@ export function http2Acceptance(protocol: string | undefined, extensions: string
   return headers;
 }
 
+/** What a client sends first on an HTTP/2 connection (RFC 9113 §3.4). */
+export const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
 /** What follows an HTTP/2 handshake's headers in its stream: nothing yet (it is read as it comes). */
 export const NOTHING_YET = Buffer.alloc(0);
 

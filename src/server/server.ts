@@ -46,7 +46,7 @@ import { lingerUntilPeerEnds } from "./linger.js";
 import { ConnectionStats } from "../connection/stats.js";
 import { TlsHandshake } from "./tls-handshake.js";
 import { Http2Sessions } from "./http2-sessions.js";
-import { NOTHING_YET, http2Acceptance, http2Peer, respondHttp2, respondOnHttp2Stream } from "./http2-stream.js";
+import { HTTP2_PREFACE, NOTHING_YET, http2Acceptance, http2Peer, respondHttp2, respondOnHttp2Stream } from "./http2-stream.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
 import { type Authorizer, type HttpResult, type OriginPolicy, type Route, type RouteOptions, checkPolicies, isRoute } from "./routes.js";
 import { type Compression, type ConnectionOptions, ReadyState, WebSocket } from "../connection/websocket.js";
@@ -112,10 +112,12 @@ export interface ServerOptions {
    */
   tls?: TlsOptions;
   /**
-   * With `tls`: speak HTTP/2 too, to clients that offer it (ALPN `h2`, as browsers do).
-   * Plain HTTP routes are then served over HTTP/2, and a browser opens its `wss://`
-   * WebSockets to a page that came over HTTP/2 as streams of the same connection
-   * (RFC 8441). Clients that offer only HTTP/1.1 are served as before. Default false.
+   * Speak HTTP/2 too: with `tls`, to clients that offer it (ALPN `h2`, as browsers do);
+   * without, to clients that open with the HTTP/2 preface (prior knowledge, as proxies
+   * and non-browser clients do; browsers speak HTTP/2 over TLS only). Plain HTTP routes
+   * are then served over HTTP/2, and WebSockets open as streams (RFC 8441): a browser
+   * does so for `wss://` to a page that came over HTTP/2. HTTP/1.1 clients are served as
+   * before, on the same port. Default false.
    */
   http2?: boolean;
   /** Default for every route's `authorize`. */
@@ -203,7 +205,7 @@ export class WsrawServer {
   private readonly deflate: DeflateSettings | undefined;
   /** Set when serving TLS. */
   private readonly tls: TlsHandshake | undefined;
-  /** Set when serving HTTP/2 over TLS (`http2: true`). */
+  /** Set when serving HTTP/2 (`http2: true`). */
   private readonly http2: Http2Sessions | undefined;
   /** What the connections have done (shared by all of them), and the handshakes. */
   private readonly counters = new ConnectionStats();
@@ -235,9 +237,6 @@ export class WsrawServer {
     this.connectionOptionsAnsweringPings = { ...this.connectionOptions, answerAppPings: true };
     this.deflate = resolveDeflate(o.perMessageDeflate);
     if (o.http2 !== undefined && typeof o.http2 !== "boolean") throw new TypeError(`http2 must be a boolean, got ${typeof o.http2}`);
-    if (o.http2 && o.tls === undefined) {
-      throw new TypeError("http2 needs tls: browsers speak HTTP/2 over TLS only (for HTTP/2 without TLS, use handleHttp2Stream on a node:http2 server)");
-    }
     if (o.tls !== undefined) this.tls = new TlsHandshake(o.tls, o.handshakeTimeoutMs, o.http2 ? ["h2", "http/1.1"] : ["http/1.1"]);
     if (o.http2) {
       this.http2 = new Http2Sessions({ idleTimeoutMs: o.handshakeTimeoutMs, maxHeaderSize: o.maxHeaderSize }, (stream, headers) =>
@@ -374,8 +373,9 @@ export class WsrawServer {
     if (this.closing) return Promise.reject(new Error("the server was closed; createServer() makes a new one"));
     if (this.netServer !== undefined) return Promise.reject(new Error("server is already listening"));
     const netServer = createNetServer({ noDelay: true }, (socket) => {
-      if (this.tls === undefined) this.acceptSocket(socket);
-      else this.acceptTlsSocket(socket, this.tls);
+      if (this.tls !== undefined) this.acceptTlsSocket(socket, this.tls);
+      else if (this.http2 !== undefined) this.acceptPlainHttp2(socket, this.http2);
+      else this.acceptSocket(socket);
     });
     this.netServer = netServer;
     return new Promise((resolve, reject) => {
@@ -483,8 +483,45 @@ export class WsrawServer {
     );
   }
 
+  /**
+   * With `http2` on a plain port: a connection that opens with the HTTP/2 preface (RFC 9113
+   * §3.3, prior knowledge: proxies such as Envoy speak it to their upstreams) is HTTP/2's;
+   * any other is read as HTTP/1.1, from its first byte.
+   */
+  private acceptPlainHttp2(socket: Socket, http2: Http2Sessions): void {
+    this.trackPendingSocket(socket);
+    let seen: Buffer = NOTHING_YET;
+    // A peer that sends nothing, or only the start of the preface, is let go in the time
+    // an HTTP/1.1 request head has.
+    const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs);
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const length = Math.min(seen.length, HTTP2_PREFACE.length);
+      const preface = seen.subarray(0, length).equals(HTTP2_PREFACE.subarray(0, length));
+      if (preface && seen.length < HTTP2_PREFACE.length) return;
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.pause();
+      socket.unshift(seen);
+      if (preface) {
+        this.untrackPendingSocket(socket);
+        http2.accept(socket);
+      } else {
+        this.readRequestHead(socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+    socket.once("close", () => clearTimeout(timer));
+  }
+
   private acceptSocket(socket: Socket): void {
     this.trackPendingSocket(socket);
+    this.readRequestHead(socket);
+  }
+
+  /** Reads a tracked socket's request head, then dispatches it; refuses a bad or late one. */
+  private readRequestHead(socket: Socket): void {
     const parser = new RequestHeadParser({ maxHeaderSize: this.options.maxHeaderSize });
     const timer = setTimeout(() => {
       // Stop parsing: a head completed after the 408 must not be upgraded on the ended socket.

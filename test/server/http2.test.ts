@@ -9,6 +9,7 @@
  * a large message under HTTP/2 flow control, and server shutdown.
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
+import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -401,7 +402,7 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls, http2: 
     await within(goaway, 10_000, "GOAWAY");
   });
 
-  it("wsraw echo --tls-cert --tls-key --http2 echoes over an HTTP/2 stream; --http2 without TLS is a usage error", async () => {
+  it("wsraw echo --tls-cert --tls-key --http2 echoes over an HTTP/2 stream, and --http2 without TLS by prior knowledge", async () => {
     const { match } = await startNode(
       resources,
       [CLI, "echo", "--port", "0", "--tls-cert", certs!.localhost.certFile, "--tls-key", certs!.localhost.keyFile, "--http2"],
@@ -410,9 +411,12 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls, http2: 
     const ws = await open(await session(`https://localhost:${match[1]}`, { ca: certs!.ca.cert }), "/anywhere");
     ws.send("from the command line");
     expect(await ws.next()).toEqual({ kind: "text", data: "from the command line" });
-    const plain = await runNode([CLI, "echo", "--port", "0", "--http2"]);
-    expect(plain.code).toBe(2);
-    expect(plain.stderr).toMatch(/--http2 needs --tls-cert and --tls-key/);
+    const plain = await startNode(resources, [CLI, "echo", "--port", "0", "--http2"], /listening on ws:\/\/127\.0\.0\.1:(\d+)\//);
+    const h2c = await connect(`ws://127.0.0.1:${plain.match[1]}/anywhere`, { http2: true });
+    h2c.send("h2c from the command line");
+    expect(await within(h2c.wait(), 10_000, "the h2c echo")).toBe("h2c from the command line");
+    h2c.close();
+    await h2c.closed;
   });
 
   it("connect(wss://, { http2: true }) opens over ALPN h2; to a TLS server without HTTP/2 it fails saying why", async () => {
@@ -432,8 +436,7 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls, http2: 
     });
   });
 
-  it("http2 needs tls, and is a boolean", () => {
-    expect(() => createServer({ http2: true })).toThrow(/http2 needs tls/);
+  it("http2 is a boolean", () => {
     expect(() => createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: "yes" as never })).toThrow(TypeError);
   });
 });
@@ -498,3 +501,73 @@ describe("connect(url, { http2 }): wsraw's client over HTTP/2 (RFC 8441)", () =>
     await expect(connect(`${url}/echo`, { http2: "yes" as never })).rejects.toThrow(TypeError);
   });
 });
+
+describe("createServer({ http2: true }) without TLS: HTTP/2 by prior knowledge (RFC 9113 §3.3)", () => {
+  async function servePlain(options: ServerOptions = {}) {
+    const wsraw = createServer({ http2: true, ...options })
+      .route("/echo", echoRoute())
+      .route("/page", httpOnly(() => "a page"));
+    const { port } = await wsraw.listen(0, HOST);
+    cleanups.push(() => wsraw.close());
+    return { wsraw, port, url: `http://${HOST}:${port}` };
+  }
+
+  it("a connection that opens with the preface is HTTP/2's: plain routes and WebSockets; an HTTP/1.1 one on the same port as before", async () => {
+    const { url, port, wsraw } = await servePlain();
+    const client = await session(url);
+    expect(client.remoteSettings.enableConnectProtocol).toBe(true);
+    expect(await request(client, "/page")).toMatchObject({ status: 200, body: "a page" });
+    const ws = await open(client, "/echo");
+    ws.send("h2c");
+    expect(await ws.next()).toEqual({ kind: "text", data: "h2c" });
+    const h1 = await connect(`ws://${HOST}:${port}/echo`);
+    h1.send("HTTP/1.1");
+    expect(await within(h1.wait(), 10_000, "the HTTP/1.1 echo")).toBe("HTTP/1.1");
+    h1.close();
+    await h1.closed;
+    // A request head that starts like the preface ("P...") but is not one is HTTP/1.1's.
+    const post = await rawExchange(port, "POST /page HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    expect(post).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(wsraw.stats().handshakes.accepted).toBe(2);
+  });
+
+  it("the preface split across writes is still HTTP/2's; a peer that sends only its start is let go after handshakeTimeoutMs", async () => {
+    const { port } = await servePlain({ handshakeTimeoutMs: 300 });
+    const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const socket = netConnect(port, HOST);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    socket.on("error", () => {});
+    socket.write(preface.slice(0, 5));
+    await within(closed, 5_000, "the server to let a stalled preface go");
+
+    // Byte by byte: the server answers with its SETTINGS frame (RFC 9113 §3.4, §6.5),
+    // where an HTTP/1.1 server would have said 505.
+    const split = netConnect(port, HOST);
+    split.on("error", () => {});
+    await new Promise((resolve) => split.once("connect", resolve));
+    const answer = new Promise<Buffer>((resolve) => split.once("data", resolve));
+    for (const byte of preface) {
+      split.write(byte);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const first = await within(answer, 5_000, "the server's first frame");
+    expect(first[3], "frame type SETTINGS (0x4)").toBe(0x04);
+    split.destroy();
+  });
+});
+
+/** Writes `text` on a new connection to `port` and resolves with all the server sent until it closed. */
+function rawExchange(port: number, text: string): Promise<string> {
+  return within(
+    new Promise<string>((resolve) => {
+      const socket = netConnect(port, HOST, () => socket.write(text));
+      let answer = "";
+      socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+      socket.on("error", () => {});
+      socket.on("close", () => resolve(answer));
+    }),
+    10_000,
+    "the raw exchange",
+  );
+}
