@@ -31,12 +31,17 @@ export function connectOverHttp2(opening: Opening, fields: Record<string, string
       () => fail(new HandshakeError(`No answer to the WebSocket's extended CONNECT from ${target.host} within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    const cleanUp = (): void => {
-      settled = true;
-      clearTimeout(timer);
+    // The session is watched only until the stream exists: a session of the caller's may
+    // carry many handshakes at once, and the stream reports the session's end itself.
+    const unwatchSession = (): void => {
       connection.off("remoteSettings", onSettings);
       connection.off("error", onSessionError);
       connection.off("close", onSessionClose);
+    };
+    const cleanUp = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      unwatchSession();
       options.signal?.removeEventListener("abort", onAbort);
     };
     const fail = (error: unknown): void => {
@@ -66,6 +71,7 @@ export function connectOverHttp2(opening: Opening, fields: Record<string, string
       } catch (error) {
         return fail(error);
       }
+      unwatchSession();
       stream = opened;
       opened.on("error", onSessionError);
       opened.once("close", onStreamClose);
@@ -98,11 +104,14 @@ export function connectOverHttp2(opening: Opening, fields: Record<string, string
       if (own) void ws.closed.then(() => connection.close());
       resolve(ws);
     };
-    connection.on("error", onSessionError);
-    connection.on("close", onSessionClose);
     options.signal?.addEventListener("abort", onAbort, { once: true });
     // A session of the caller's may have its server's SETTINGS already.
-    if (!own && connection.remoteSettings.enableConnectProtocol) onSettings();
-    else connection.on("remoteSettings", onSettings);
+    if (!own && connection.remoteSettings.enableConnectProtocol) {
+      onSettings();
+      return;
+    }
+    connection.on("error", onSessionError);
+    connection.on("close", onSessionClose);
+    connection.on("remoteSettings", onSettings);
   });
 }

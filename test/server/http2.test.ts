@@ -482,7 +482,18 @@ describe("connect(url, { http2 }): wsraw's client over HTTP/2 (RFC 8441)", () =>
   it("several WebSockets on one HTTP/2 session of the caller's, which stays open", async () => {
     const { url } = await serve({ "/echo": echoRoute() });
     const shared = await session(url);
-    const sockets = await Promise.all([1, 2, 3].map(() => connect(`${url}/echo`, { http2: shared })));
+    const listeners = () => ["close", "error", "remoteSettings"].map((event) => shared.listenerCount(event));
+    const before = listeners();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): number => warnings.push(warning);
+    process.on("warning", onWarning);
+    const pending = Array.from({ length: 12 }, () => connect(`${url}/echo`, { http2: shared }));
+    // Twelve handshakes at once watch their streams, not the session (Node warns past 10 listeners).
+    expect(listeners()).toEqual(before);
+    const sockets = await Promise.all(pending);
+    process.off("warning", onWarning);
+    expect(warnings).toEqual([]);
+    expect(listeners()).toEqual(before);
     for (const [i, ws] of sockets.entries()) ws.send(`on stream ${i}`);
     for (const [i, ws] of sockets.entries()) expect(await within(ws.wait(), 10_000, "an echo")).toBe(`on stream ${i}`);
     for (const ws of sockets) ws.close();
