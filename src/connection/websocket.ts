@@ -190,7 +190,15 @@ export class WebSocket implements AsyncIterable<Message> {
 
   /** The peer's IP address. */
   get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
+    const socket = this.socket as Socket & { session?: { socket?: Socket } };
+    if (socket.remoteAddress !== undefined || socket.session === undefined) return socket.remoteAddress;
+    // An HTTP/2 stream (RFC 8441): its connection's peer. node:http2 hands out a proxy of
+    // that socket, which throws once the connection is gone.
+    try {
+      return socket.session.socket?.remoteAddress;
+    } catch {
+      return undefined;
+    }
   }
 
   /** True while this end has stopped reading the socket because messages are unread. */

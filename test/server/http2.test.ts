@@ -147,6 +147,7 @@ describe("WebSockets over HTTP/2 (RFC 8441): server.handleHttp2Stream()", () => 
     expect(req.headers.host).toBe(url.slice("http://".length));
     expect(req.headers.origin).toBe("https://example.com");
     expect(req.remoteAddress).toBe(HOST);
+    expect(req.websocket.remoteAddress).toBe(HOST);
 
     ws.send("hello over HTTP/2");
     expect(await ws.next()).toEqual({ kind: "text", data: "hello over HTTP/2" });
