@@ -437,6 +437,28 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls, http2: 
     });
   });
 
+  it("at most 256 streams at once per connection: the 257th WebSocket waits until one closes", async () => {
+    const { wsraw, url, port } = await serveTls();
+    const client = await session(url, { ca: certs!.ca.cert });
+    const opening = Array.from({ length: 260 }, () => connect(`wss://localhost:${port}/echo`, { http2: client, handshakeTimeoutMs: 20_000 }));
+    const opened: Array<Awaited<(typeof opening)[number]>> = [];
+    for (const pending of opening) void pending.then((ws) => opened.push(ws));
+    await within(
+      (async () => {
+        while (opened.length < 256) await new Promise((resolve) => setTimeout(resolve, 10));
+      })(),
+      15_000,
+      "256 WebSockets to open",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(opened.length, "the other four wait for a stream").toBe(256);
+    expect(wsraw.connections).toBe(256);
+    for (const ws of opened.slice(0, 4)) ws.close();
+    const rest = await within(Promise.all(opening), 15_000, "the last four, once streams closed");
+    expect(rest.length).toBe(260);
+    for (const ws of rest) ws.terminate();
+  }, 40_000);
+
   it("http2 is a boolean", () => {
     expect(() => createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: "yes" as never })).toThrow(TypeError);
   });
