@@ -459,6 +459,33 @@ describe.skipIf(opensslSkip !== undefined)(tlsTitle("createServer({ tls, http2: 
     for (const ws of rest) ws.terminate();
   }, 40_000);
 
+  it("the README's setup: one http2.createSecureServer({ allowHTTP1 }) takes h2 clients through handleHttp2Stream and HTTP/1.1 ones through handleUpgrade", async () => {
+    const wsraw = createServer().route("/echo", echoRoute());
+    const upgrades: string[] = [];
+    const h2 = http2.createSecureServer({ key: certs!.localhost.key, cert: certs!.localhost.cert, allowHTTP1: true, settings: { enableConnectProtocol: true } });
+    h2.on("stream", (stream, headers) => {
+      if (wsraw.handleHttp2Stream(stream, headers)) return;
+      stream.respond({ ":status": 404 });
+      stream.end();
+    });
+    h2.on("upgrade", (req, socket, head) => {
+      upgrades.push(String(req.httpVersion));
+      wsraw.handleUpgrade(req, socket, head);
+    });
+    await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+    cleanups.push(() => new Promise((resolve) => h2.close(resolve)), () => wsraw.close());
+    const url = `wss://localhost:${(h2.address() as { port: number }).port}/echo`;
+    for (const http2Option of [true, false]) {
+      const ws = await connect(url, { ca: certs!.ca.cert, http2: http2Option });
+      ws.send(`http2: ${http2Option}`);
+      expect(await within(ws.wait(), 10_000, "the echo")).toBe(`http2: ${http2Option}`);
+      ws.close();
+      await ws.closed;
+    }
+    expect(upgrades, "only the HTTP/1.1 client upgraded").toEqual(["1.1"]);
+    expect(wsraw.stats().handshakes.accepted).toBe(2);
+  });
+
   it("http2 is a boolean", () => {
     expect(() => createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: "yes" as never })).toThrow(TypeError);
   });
