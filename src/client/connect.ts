@@ -141,7 +141,10 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     origin: options.origin,
     headers: withCredentials(options.headers, target),
   };
-  const opening: Opening = { target, options, connection, timeoutMs, deflate, offer, protocols };
+  // URL keeps an IPv6 host in brackets; sockets take it without.
+  const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(target.port || (secure ? 443 : 80));
+  const opening: Opening = { target, secure, host, port, options, connection, timeoutMs, deflate, offer, protocols };
   if (http2 !== undefined && http2 !== false) {
     const fields = buildExtendedConnect({ ...offered, secure });
     options.signal?.throwIfAborted();
@@ -150,9 +153,6 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   const { key, request } = buildClientRequest(offered);
   options.signal?.throwIfAborted();
 
-  // URL keeps an IPv6 host in brackets; sockets take it without.
-  const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = Number(target.port || (secure ? 443 : 80));
   const socket: Socket = secure ? tlsConnect(tlsOptions(options, host, port)) : netConnect({ host, port });
   socket.setNoDelay(true);
 

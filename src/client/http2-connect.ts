@@ -13,12 +13,8 @@ const NOTHING_YET = Buffer.alloc(0);
  * stream then carries the frames, masked as over TCP.
  */
 export function connectOverHttp2(opening: Opening, fields: Record<string, string>, session: true | ClientHttp2Session): Promise<WebSocket> {
-  const { target, options, timeoutMs, offer, protocols } = opening;
+  const { target, secure, host, port, options, timeoutMs, offer, protocols } = opening;
   const own = session === true;
-  const secure = target.protocol === "wss:";
-  // URL keeps an IPv6 host in brackets; sockets take it without.
-  const host = target.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = Number(target.port || (secure ? 443 : 80));
   const connection: ClientHttp2Session = own
     ? http2.connect(`${secure ? "https" : "http"}://${target.host}`, secure ? tlsOptions(options, host, port, ["h2"]) : {})
     : session;

@@ -9,6 +9,11 @@ import type { ConnectOptions } from "./connect.js";
 /** What `connect()` worked out before opening: the same over HTTP/1.1 and HTTP/2. */
 export interface Opening {
   target: URL;
+  /** `wss://`. */
+  secure: boolean;
+  /** The host to connect to, an IPv6 address without its brackets, and the port. */
+  host: string;
+  port: number;
   options: ConnectOptions;
   connection: ConnectionOptions;
   timeoutMs: number;
