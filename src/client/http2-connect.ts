@@ -69,11 +69,14 @@ export function connectOverHttp2(opening: Opening, fields: Record<string, string
       }
       unwatchSession();
       stream = opened;
-      opened.on("error", onSessionError);
+      opened.on("error", onStreamError);
       opened.once("close", onStreamClose);
       opened.once("response", (headers: IncomingHttpHeaders) => onResponse(opened, headers));
     };
     const onStreamClose = (): void => fail(new HandshakeError(`${target.host} closed the stream before answering the handshake`));
+    // A stream reset before the answer (RST_STREAM: REFUSED_STREAM, ENHANCE_YOUR_CALM when
+    // the server counts too many streams open) is a handshake that failed.
+    const onStreamError = (error: Error): void => fail(new HandshakeError(`${target.host} reset the stream before answering the handshake: ${error.message}`));
     const onResponse = (opened: ClientHttp2Stream, headers: IncomingHttpHeaders): void => {
       let accepted;
       try {
@@ -96,7 +99,7 @@ export function connectOverHttp2(opening: Opening, fields: Record<string, string
       }
       cleanUp();
       opened.off("close", onStreamClose);
-      opened.off("error", onSessionError);
+      opened.off("error", onStreamError);
       if (own) void ws.closed.then(() => connection.close());
       resolve(ws);
     };
