@@ -47,6 +47,7 @@ export {
   buildResponse,
   buildUpgradeResponse,
   errorResponse,
+  responseFields,
   statusText,
   type ResponseHeaders,
 } from "./response.js";

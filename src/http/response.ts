@@ -84,6 +84,29 @@ export function statusText(status: number): string {
  *   a status that cannot have one.
  */
 export function buildResponse(status: number, headers: ResponseHeaders = {}, body?: string | Uint8Array): Buffer {
+  const { fields, content } = responseFields(status, headers, body);
+  const lines = [`HTTP/1.1 ${status} ${statusText(status)}`];
+  for (const [name, value] of fields) lines.push(`${name}: ${value}`);
+  if (!fields.some(([name]) => name.toLowerCase() === "connection")) lines.push("Connection: close");
+  return withContent(lines, content);
+}
+
+/**
+ * A response's header fields and content, whatever HTTP version carries them: `headers`,
+ * validated, then `Content-Length` (the body's byte length) and, for a string body,
+ * `Content-Type: text/plain; charset=utf-8`, unless given (names compared
+ * case-insensitively). 1xx, 204 and 304 responses get neither and must have no body (RFC
+ * 9110 §6.4.1, §8.6). {@link buildResponse} writes them as HTTP/1.1; the server sends
+ * them as HTTP/2 header fields.
+ *
+ * @throws RangeError for an invalid status; TypeError for an invalid header, or a body on
+ *   a status that cannot have one.
+ */
+export function responseFields(
+  status: number,
+  headers: ResponseHeaders = {},
+  body?: string | Uint8Array,
+): { fields: Array<[name: string, value: string]>; content: Buffer } {
   if (!Number.isInteger(status) || status < 100 || status > 599) {
     // RFC 9110 §15: status-code is a three-digit integer from 100 to 599.
     throw new RangeError(`Invalid HTTP status ${status}: must be an integer from 100 to 599`);
@@ -94,18 +117,15 @@ export function buildResponse(status: number, headers: ResponseHeaders = {}, bod
       : typeof body === "string"
         ? Buffer.from(body, "utf8")
         : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const lines = [`HTTP/1.1 ${status} ${statusText(status)}`];
-  const given = appendHeaderLines(lines, headers);
+  const fields = headerFields(headers);
   if (status < 200 || status === 204 || status === 304) {
     if (content.length > 0) throw new TypeError(`A ${status} response cannot have a body (RFC 9110 §6.4.1)`);
   } else {
-    if (!given.has("content-length")) lines.push(`Content-Length: ${content.length}`);
-    if (typeof body === "string" && !given.has("content-type")) {
-      lines.push("Content-Type: text/plain; charset=utf-8");
-    }
+    const given = new Set(fields.map(([name]) => name.toLowerCase()));
+    if (!given.has("content-length")) fields.push(["Content-Length", String(content.length)]);
+    if (typeof body === "string" && !given.has("content-type")) fields.push(["Content-Type", "text/plain; charset=utf-8"]);
   }
-  if (!given.has("connection")) lines.push("Connection: close");
-  return withContent(lines, content);
+  return { fields, content };
 }
 
 /**
@@ -145,9 +165,7 @@ export function buildUpgradeResponse(options: {
         throw new TypeError(`Header ${name} cannot be set on the 101 response: the handshake sets it or forbids it`);
       }
     }
-    const lines: string[] = [];
-    appendHeaderLines(lines, headers);
-    for (const line of lines) head += `${line}\r\n`;
+    for (const [name, value] of headerFields(headers)) head += `${name}: ${value}\r\n`;
   }
   // latin1: header values were checked to be at most U+00FF, one byte each (RFC 9110 §5.5).
   return Buffer.from(`${head}\r\n`, "latin1");
@@ -161,18 +179,17 @@ export function errorResponse(error: HttpError): Buffer {
   return buildResponse(error.status, error.headers, error.message + "\n");
 }
 
-/** Validates and appends `Name: value` lines; returns the lower-cased names written. */
-function appendHeaderLines(lines: string[], headers: ResponseHeaders): Set<string> {
-  const names = new Set<string>();
+/** The fields of `headers`, one per value, each validated. */
+function headerFields(headers: ResponseHeaders): Array<[name: string, value: string]> {
+  const fields: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(headers)) {
     const values = typeof value === "string" || typeof value === "number" ? [String(value)] : value;
     for (const item of values) {
       assertHeader(name, item);
-      lines.push(`${name}: ${item}`);
+      fields.push([name, item]);
     }
-    names.add(name.toLowerCase());
   }
-  return names;
+  return fields;
 }
 
 function withContent(lines: string[], content: Buffer): Buffer {

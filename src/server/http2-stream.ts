@@ -1,8 +1,8 @@
 import { Buffer } from "node:buffer";
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
-import type { HttpError } from "../http/index.js";
-import type { HttpResult } from "./routes.js";
+import { type HttpError, responseFields } from "../http/index.js";
+import { type HttpResult, httpAnswer } from "./routes.js";
 
 /**
  * What the server says on an HTTP/2 stream (RFC 9113) where it writes bytes on an HTTP/1.1
@@ -32,36 +32,29 @@ export function respondOnHttp2Stream(stream: ServerHttp2Stream, error: HttpError
 }
 
 /**
- * A plain HTTP route's answer on an HTTP/2 stream, with the fields `buildResponse` adds
- * for HTTP/1.1 (`content-length`, and `content-type` for a string body) but no
- * connection-specific ones. Throws, as `buildResponse` does, for a status out of range or
- * a body on a status that has none; `node:http2` checks the header fields.
+ * A plain HTTP route's answer on an HTTP/2 stream: the fields HTTP/1.1 would carry
+ * (`responseFields`), names lower-cased, without the connection-specific ones. Throws, as
+ * `buildResponse` does, for a bad status, header or body; HTTP/2 has no 1xx answers of
+ * this kind.
  */
 export function respondHttp2(stream: ServerHttp2Stream, result: HttpResult, isHead: boolean): void {
   if (stream.destroyed || stream.headersSent) return;
-  const { status = result === undefined ? 204 : 200, headers = {}, body = "" } =
-    typeof result === "string" ? { body: result } : (result ?? {});
-  if (!Number.isInteger(status) || status < 200 || status > 599) {
-    throw new RangeError(`Invalid HTTP status ${status}: must be an integer from 200 to 599 (HTTP/2 has no 1xx answers of this kind)`);
-  }
-  const content = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const fields: OutgoingHttpHeaders = { ":status": status };
-  for (const [name, value] of Object.entries(headers)) {
+  const { status, headers, body } = httpAnswer(result);
+  if (status < 200) throw new RangeError(`Invalid HTTP status ${status} for an HTTP/2 answer: must be from 200 to 599`);
+  const { fields, content } = responseFields(status, headers, body);
+  const answer: OutgoingHttpHeaders = { ":status": status };
+  for (const [name, value] of fields) {
     const key = name.toLowerCase();
-    if (!CONNECTION_SPECIFIC.has(key)) fields[key] = typeof value === "object" ? [...value] : value;
-  }
-  if (status === 204 || status === 304) {
-    if (content.length > 0) throw new TypeError(`A ${status} response cannot have a body (RFC 9110 §6.4.1)`);
-  } else {
-    fields["content-length"] ??= content.length;
-    if (typeof body === "string") fields["content-type"] ??= "text/plain; charset=utf-8";
+    if (CONNECTION_SPECIFIC.has(key)) continue;
+    const earlier = answer[key];
+    answer[key] = earlier === undefined ? value : [...(Array.isArray(earlier) ? earlier : [String(earlier)]), value];
   }
   // RFC 9110 §9.3.2: HEAD gets the headers of GET, without the content.
   if (isHead || content.length === 0) {
-    stream.respond(fields, { endStream: true });
+    stream.respond(answer, { endStream: true });
     return;
   }
-  stream.respond(fields);
+  stream.respond(answer);
   stream.end(content);
 }
 

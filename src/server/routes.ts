@@ -10,6 +10,16 @@ export type HttpResult =
   | void;
 
 /**
+ * What an HTTP handler's result answers: a string is a 200 with that text, nothing a 204,
+ * an object its status (200), headers and body ("").
+ */
+export function httpAnswer(result: HttpResult): { status: number; headers: ResponseHeaders; body: string | Uint8Array | undefined } {
+  if (result === undefined) return { status: 204, headers: {}, body: undefined };
+  if (typeof result === "string") return { status: 200, headers: {}, body: result };
+  return { status: result.status ?? 200, headers: result.headers ?? {}, body: result.body ?? "" };
+}
+
+/**
  * The answer of an `authorize` hook, which sees the request before the 101 is sent:
  * `true` or nothing accepts; `false` refuses with 403; `{ status, message }` refuses with
  * that status. Throwing an `HttpError` refuses with its status too.

@@ -48,7 +48,7 @@ import { TlsHandshake } from "./tls-handshake.js";
 import { Http2Sessions } from "./http2-sessions.js";
 import { HTTP2_PREFACE, NOTHING_YET, http2Acceptance, http2Peer, respondHttp2, respondOnHttp2Stream } from "./http2-stream.js";
 import { type UpgradedRequest, type UserId, WsRequest } from "./request.js";
-import { type Authorizer, type HttpResult, type OriginPolicy, type Route, type RouteOptions, checkPolicies, isRoute } from "./routes.js";
+import { type Authorizer, type HttpResult, type OriginPolicy, type Route, type RouteOptions, checkPolicies, httpAnswer, isRoute } from "./routes.js";
 import { type Compression, type ConnectionOptions, ReadyState, WebSocket } from "../connection/websocket.js";
 
 /** Server options. Every limit has a default; see the README's "Limits and defaults". */
@@ -905,8 +905,7 @@ function originAllowed(policy: OriginPolicy, origin: string | undefined, req: Ws
 }
 
 function toResponse(result: HttpResult, isHead: boolean): Buffer {
-  if (result === undefined) return buildResponse(204);
-  const { status = 200, headers = {}, body = "" } = typeof result === "string" ? { body: result } : result;
+  const { status, headers, body } = httpAnswer(result);
   const response = buildResponse(status, headers, body);
   if (!isHead) return response;
   // RFC 9110 §9.3.2: HEAD gets the headers of GET, without the content.
