@@ -11,9 +11,10 @@ import { createDemoServer } from "../../src/apps/demo.js";
 import { echoRoute } from "../../src/apps/echo.js";
 import { type ServerOptions, type WsrawServer, createServer } from "../../src/server/index.js";
 import { PAGE_TIMEOUT_MS } from "../support/browser.js";
+import { type TestPage, chromiumPage } from "../support/browsers.js";
 import { within } from "../support/index.js";
 
-const PAGE_TOOLS = fileURLToPath(new URL("./page-tools.js", import.meta.url));
+export const PAGE_TOOLS = fileURLToPath(new URL("./page-tools.js", import.meta.url));
 
 /** A fresh context whose pages all have `pageTools`. */
 export async function newContext(browser: Browser): Promise<BrowserContext> {
@@ -139,21 +140,21 @@ export interface PageTools {
 
 type ToolName = keyof PageTools;
 
+/** A Playwright page (the demo page tests), or a page of either browser (test/support/browsers.ts). */
+export type ToolPage = Page | TestPage;
+
 /** Runs a page tool and returns its (awaited) result. */
 export function call<K extends ToolName>(
-  page: Page,
+  page: ToolPage,
   name: K,
   ...args: Parameters<PageTools[K]>
 ): Promise<Awaited<ReturnType<PageTools[K]>>> {
-  return page.evaluate(
-    ([tool, toolArgs]) => (globalThis as any).pageTools[tool](...toolArgs),
-    [name, args] as [string, unknown[]],
-  );
+  return asTestPage(page).evaluate(([tool, toolArgs]) => (globalThis as any).pageTools[tool](...toolArgs), [name, args] as [string, unknown[]]);
 }
 
 /** Waits until a page tool returns something truthy; the error names `what` on timeout. */
 export function until<K extends ToolName>(
-  page: Page,
+  page: ToolPage,
   what: string,
   name: K,
   ...args: Parameters<PageTools[K]>
@@ -164,21 +165,20 @@ export function until<K extends ToolName>(
 /** `until` with its own timeout. */
 export async function untilWithin<K extends ToolName>(
   timeout: number,
-  page: Page,
+  page: ToolPage,
   what: string,
   name: K,
   ...args: Parameters<PageTools[K]>
 ): Promise<void> {
   try {
-    await page.waitForFunction(
-      ([tool, toolArgs]) => (globalThis as any).pageTools[tool](...toolArgs),
-      [name, args] as [string, unknown[]],
-      // Poll on a timer: animation frames may be throttled in pages that are not in front.
-      { timeout, polling: 50 },
-    );
+    await asTestPage(page).waitForFunction(([tool, toolArgs]) => (globalThis as any).pageTools[tool](...toolArgs), [name, args] as [string, unknown[]], timeout);
   } catch (error) {
     throw new Error(`timed out after ${timeout} ms waiting for ${what}: ${(error as Error).message.split("\n")[0]}`);
   }
+}
+
+function asTestPage(page: ToolPage): TestPage {
+  return "goto" in page ? chromiumPage(page) : page;
 }
 
 // ---- The demo page's chat ----

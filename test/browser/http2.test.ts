@@ -1,22 +1,19 @@
 /**
- * WebSockets over HTTP/2 (RFC 8441) with real Chromium: a page served over HTTP/2 (TLS,
+ * WebSockets over HTTP/2 (RFC 8441) with real browsers, Chromium and Firefox: a page served over HTTP/2 (TLS,
  * ALPN h2) by a `node:http2` server that announces extended CONNECT; its `wss://`
  * WebSocket to the same origin then opens as a stream on that connection, which the
  * server hands to wsraw with `handleHttp2Stream`. The page echoes text, multibyte text and
  * 1 MiB of binary (permessage-deflate negotiated), and closes. The server sees no HTTP/1.1
  * upgrade at all. Then the same with wsraw's own TLS port (`http2: true`) serving the page
  * and the WebSocket. The certificate is made by test/client/certs.ts when the test runs, so
- * Chromium is launched with --ignore-certificate-errors.
+ * the browsers ignore certificate errors.
  */
 import http2 from "node:http2";
-import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type UpgradedRequest, type WsrawServer, createServer, httpOnly, requireWebSocket } from "../../src/index.js";
 import { type TestCerts, makeCerts, opensslSkip, removeCerts } from "../client/certs.js";
-import { PAGE_TIMEOUT_MS, launchBrowser, skipReason } from "../support/browser.js";
+import { BROWSERS, type TestBrowser, type TestPage, browserSuiteTitle } from "../support/browsers.js";
 import { within } from "../support/index.js";
-
-const skip = skipReason ?? opensslSkip;
 
 /** What the page reports. */
 interface PageResult {
@@ -28,7 +25,7 @@ interface PageResult {
 }
 
 /** In the page: a WebSocket to `url` echoes text, multibyte text and 1 MiB of binary, then closes. */
-function echoOverWebSocket(page: Page, url: string): Promise<PageResult> {
+function echoOverWebSocket(page: TestPage, url: string): Promise<PageResult> {
   return within(
     page.evaluate(
       (url) =>
@@ -66,100 +63,109 @@ function echoOverWebSocket(page: Page, url: string): Promise<PageResult> {
   );
 }
 
-describe.skipIf(skip !== undefined)(`WebSockets over HTTP/2 in Chromium${skip ? ` (skipped: ${skip})` : ""}`, () => {
-  let browser: Browser | undefined;
-  let certs: TestCerts | undefined;
+describe.each(BROWSERS)("$name", (kind) => {
+  const skip = kind.skipReason ?? opensslSkip;
+  describe.skipIf(skip !== undefined)(browserSuiteTitle("WebSockets over HTTP/2", { ...kind, skipReason: skip }), () => {
+    let browser: TestBrowser | undefined;
+    let certs: TestCerts | undefined;
 
-  beforeAll(async () => {
-    certs = await makeCerts();
-    browser = await launchBrowser(["--ignore-certificate-errors"]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await removeCerts(certs);
-  });
-
-  /** An echo route offering the subprotocol echo.v1, which records its requests. */
-  function recordingEcho(requests: UpgradedRequest[]) {
-    return requireWebSocket(
-      async (req) => {
-        requests.push(req);
-        for await (const message of req.websocket) req.websocket.send(message);
-      },
-      { protocols: ["echo.v1"] },
-    );
-  }
-
-  /**
-   * Loads the page at https://127.0.0.1:PORT/ over HTTP/2, has it echo through a WebSocket
-   * to /echo, and checks what it got and what the server saw: an extended CONNECT.
-   */
-  async function echoFromPage(port: number, requests: UpgradedRequest[]): Promise<void> {
-    const context = await browser!.newContext({ ignoreHTTPSErrors: true });
-    context.setDefaultTimeout(PAGE_TIMEOUT_MS);
-    try {
-      const page = await context.newPage();
-      await page.goto(`https://127.0.0.1:${port}/`);
-      const protocol = await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation")[0].nextHopProtocol);
-      expect(protocol, "the page came over HTTP/2").toBe("h2");
-      const result = await echoOverWebSocket(page, `wss://127.0.0.1:${port}/echo`);
-      expect(result.error).toBeNull();
-      expect(result.protocol).toBe("echo.v1");
-      expect(result.extensions).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover");
-      expect(result.echoes).toEqual(["same", "same", 1024 * 1024]);
-      expect(result.close).toEqual({ code: 1000, reason: "", wasClean: true });
-      expect(requests.length).toBe(1);
-      const [req] = requests;
-      expect(req!.method, "an extended CONNECT, not an upgrade").toBe("CONNECT");
-      expect(req!.head.httpVersion).toBe("2.0");
-      expect(req!.headers.origin).toBe(`https://127.0.0.1:${port}`);
-      expect(req!.tls?.protocol).toMatch(/^TLSv1\.[23]$/);
-      expect(await within(req!.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
-    } finally {
-      await context.close();
-    }
-  }
-
-  it("handleHttp2Stream on a node:http2 server: the page's wss:// WebSocket is an extended CONNECT stream, served by wsraw", async () => {
-    const requests: UpgradedRequest[] = [];
-    const wsraw: WsrawServer = createServer({ perMessageDeflate: true, closeTimeoutMs: 2000 }).route("/echo", recordingEcho(requests));
-    const upgrades: string[] = [];
-    const h2 = http2.createSecureServer({
-      key: certs!.localhost.key,
-      cert: certs!.localhost.cert,
-      allowHTTP1: true,
-      settings: { enableConnectProtocol: true },
+    beforeAll(async () => {
+      certs = await makeCerts();
+      browser = await kind.launch();
     });
-    h2.on("stream", (stream, headers) => {
-      if (wsraw.handleHttp2Stream(stream, headers)) return;
-      stream.respond({ ":status": 200, "content-type": "text/html; charset=utf-8" });
-      stream.end("<!doctype html><title>h2</title>");
-    });
-    h2.on("upgrade", (req, socket, head) => {
-      upgrades.push(req.url ?? "");
-      wsraw.handleUpgrade(req, socket, head);
-    });
-    await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
-    try {
-      await echoFromPage((h2.address() as { port: number }).port, requests);
-      expect(upgrades, "no HTTP/1.1 upgrade").toEqual([]);
-    } finally {
-      await wsraw.close();
-      await new Promise((resolve) => h2.close(resolve));
-    }
-  });
 
-  it("createServer({ tls, http2: true }): the page and its WebSocket share one HTTP/2 connection to wsraw", async () => {
-    const requests: UpgradedRequest[] = [];
-    const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, perMessageDeflate: true, closeTimeoutMs: 2000 })
-      .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>wsraw over h2</title>" })))
-      .route("/echo", recordingEcho(requests));
-    const { port } = await wsraw.listen(0, "127.0.0.1");
-    try {
-      await echoFromPage(port, requests);
-    } finally {
-      await wsraw.close();
+    afterAll(async () => {
+      await browser?.close();
+      await removeCerts(certs);
+    });
+
+    /** An echo route offering the subprotocol echo.v1, which records its requests. */
+    function recordingEcho(requests: UpgradedRequest[]) {
+      return requireWebSocket(
+        async (req) => {
+          requests.push(req);
+          for await (const message of req.websocket) req.websocket.send(message);
+        },
+        { protocols: ["echo.v1"] },
+      );
     }
+
+    /**
+     * Loads the page at https://127.0.0.1:PORT/ over HTTP/2, has it echo through a WebSocket
+     * to /echo, and checks what it got and what the server saw: an extended CONNECT.
+     */
+    async function echoFromPage(port: number, requests: UpgradedRequest[]): Promise<void> {
+      const page = await browser!.newPage(`https://127.0.0.1:${port}/`);
+      try {
+        const protocol = await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation")[0].nextHopProtocol, undefined);
+        expect(protocol, "the page came over HTTP/2").toBe("h2");
+        const result = await echoOverWebSocket(page, `wss://127.0.0.1:${port}/echo`);
+        expect(result.error).toBeNull();
+        expect(result.protocol).toBe("echo.v1");
+        // Chromium's ws.extensions is the server's answer; Firefox's names the extension alone.
+        expect(result.extensions).toBe(
+          kind.name === "Chromium" ? "permessage-deflate; server_no_context_takeover; client_no_context_takeover" : "permessage-deflate",
+        );
+        expect(result.echoes).toEqual(["same", "same", 1024 * 1024]);
+        expect(result.close).toEqual({ code: 1000, reason: "", wasClean: true });
+        expect(requests.length).toBe(1);
+        const [req] = requests;
+        expect(req!.method, "an extended CONNECT, not an upgrade").toBe("CONNECT");
+        expect(req!.head.httpVersion).toBe("2.0");
+        expect(req!.headers.origin).toBe(`https://127.0.0.1:${port}`);
+        expect(req!.headers["sec-websocket-extensions"]).toMatch(/^permessage-deflate/);
+        expect(req!.tls?.protocol).toMatch(/^TLSv1\.[23]$/);
+        expect(await within(req!.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "done", wasClean: true });
+      } finally {
+        await page.close();
+      }
+    }
+
+    it("handleHttp2Stream on a node:http2 server: the page's wss:// WebSocket is an extended CONNECT stream, served by wsraw", async () => {
+      const requests: UpgradedRequest[] = [];
+      const wsraw: WsrawServer = createServer({ perMessageDeflate: true, closeTimeoutMs: 2000 }).route("/echo", recordingEcho(requests));
+      const upgrades: string[] = [];
+      const h2 = http2.createSecureServer({
+        key: certs!.localhost.key,
+        cert: certs!.localhost.cert,
+        allowHTTP1: true,
+        settings: { enableConnectProtocol: true },
+      });
+      h2.on("stream", (stream, headers) => {
+        if (wsraw.handleHttp2Stream(stream, headers)) return;
+        stream.respond({ ":status": 200, "content-type": "text/html; charset=utf-8" });
+        stream.end("<!doctype html><title>h2</title>");
+      });
+      // Browsers keep an HTTP/2 connection for the next request: the test ends them.
+      const connections = new Set<http2.ServerHttp2Session>();
+      h2.on("session", (session) => connections.add(session));
+      h2.on("upgrade", (req, socket, head) => {
+        upgrades.push(req.url ?? "");
+        wsraw.handleUpgrade(req, socket, head);
+      });
+      await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+      try {
+        await echoFromPage((h2.address() as { port: number }).port, requests);
+        expect(upgrades, "no HTTP/1.1 upgrade").toEqual([]);
+      } finally {
+        await wsraw.close();
+        for (const session of connections) session.destroy();
+        await new Promise((resolve) => h2.close(resolve));
+      }
+    });
+
+    it("createServer({ tls, http2: true }): the page and its WebSocket share one HTTP/2 connection to wsraw", async () => {
+      const requests: UpgradedRequest[] = [];
+      const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, perMessageDeflate: true, closeTimeoutMs: 2000 })
+        .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>wsraw over h2</title>" })))
+        .route("/echo", recordingEcho(requests));
+      const { port } = await wsraw.listen(0, "127.0.0.1");
+      try {
+        await echoFromPage(port, requests);
+      } finally {
+        await wsraw.close();
+      }
+    });
+
   });
 });

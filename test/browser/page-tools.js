@@ -1,5 +1,6 @@
-// In-page helpers for the browser tests. Installed with `context.addInitScript`, so it
-// runs in every page before the page's own scripts. Plain browser JavaScript: the test
+// In-page helpers for the browser tests. Installed with `context.addInitScript` in
+// Chromium and as a WebDriver BiDi preload script in Firefox (test/support/browsers.ts),
+// so it runs in every page before the page's own scripts. Plain browser JavaScript: the test
 // files call into it by name (see `call` in helpers.ts), so the code that runs in the page
 // is never rewritten by the test runner's TypeScript transform.
 (() => {
