@@ -855,6 +855,20 @@ export class WebSocket implements AsyncIterable<Message> {
     this.enterClosed();
   }
 
+  /**
+   * Our FIN (END_STREAM on an HTTP/2 stream) has followed both close frames: the
+   * connection is closed cleanly. On TCP the socket reads on until the peer's FIN (see
+   * `closeReceived`). An HTTP/2 stream (RFC 8441) is closed at once with RST_STREAM
+   * NO_ERROR: browsers never end their side of it, so it would hold one of the
+   * connection's concurrent streams for `closeTimeoutMs`. Unlike a TCP reset, it cannot
+   * discard what we sent: it follows our last DATA frame, in order, on the connection.
+   */
+  private ourSideEnded(): void {
+    this.enterClosed();
+    const stream = this.socket as Socket & { close?: (code: number) => void; session?: unknown };
+    if (stream.session !== undefined && !stream.readableEnded) stream.close?.(NO_ERROR);
+  }
+
   /** The state becomes CLOSED, when TCP closes or our FIN follows both close frames: reports how it ended. */
   private enterClosed(): void {
     if (this.state === ReadyState.CLOSED) return;
@@ -1119,6 +1133,8 @@ function closeReply(code: number): Buffer {
 
 const kConnection = Symbol("wsraw.connection");
 
+/** HTTP/2's error code for a stream closed without error (RFC 9113 §7). */
+const NO_ERROR = 0;
 
 /** A socket that carries its connection, for the shared listeners below. */
 type ConnectionSocket = Socket & { [kConnection]: WebSocket };
@@ -1132,7 +1148,7 @@ function onSocketClose(this: ConnectionSocket): void {
 }
 
 function onSocketFinish(this: ConnectionSocket): void {
-  this[kConnection]["enterClosed"]();
+  this[kConnection]["ourSideEnded"]();
 }
 
 function closeTimedOut(ws: WebSocket): void {

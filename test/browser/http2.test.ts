@@ -11,6 +11,7 @@
 import http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type UpgradedRequest, type WsrawServer, createServer, httpOnly, requireWebSocket } from "../../src/index.js";
+import { echoRoute } from "../../src/apps/echo.js";
 import { type TestCerts, makeCerts, opensslSkip, removeCerts } from "../client/certs.js";
 import { BROWSERS, type TestBrowser, type TestPage, browserSuiteTitle } from "../support/browsers.js";
 import { within } from "../support/index.js";
@@ -167,5 +168,39 @@ describe.each(BROWSERS)("$name", (kind) => {
       }
     });
 
+    it("300 WebSockets opened and closed in turn on one connection: each closed stream is released at once, not after closeTimeoutMs", async () => {
+      // The browser never ends its side of a closed WebSocket's stream. Were the stream held
+      // until the close timeout, the 257th WebSocket would find all 256 streams taken.
+      const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, closeTimeoutMs: 60_000 })
+        .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>many</title>" })))
+        .route("/echo", echoRoute());
+      const { port } = await wsraw.listen(0, "127.0.0.1");
+      const page = await browser!.newPage(`https://127.0.0.1:${port}/`);
+      try {
+        const outcomes = await within(
+          page.evaluate(async (url) => {
+            const seen: string[] = [];
+            for (let i = 0; i < 300; i++) {
+              seen.push(
+                await new Promise<string>((resolve) => {
+                  const ws = new WebSocket(url);
+                  ws.onopen = () => ws.send(`m${i}`);
+                  ws.onmessage = (event) => ws.close(1000, String(event.data));
+                  ws.onclose = (event) => resolve(`${event.code} ${event.wasClean}`);
+                }),
+              );
+            }
+            return seen;
+          }, `wss://127.0.0.1:${port}/echo`),
+          60_000,
+          "300 WebSockets in turn",
+        );
+        expect(new Set(outcomes)).toEqual(new Set(["1000 true"]));
+        expect(wsraw.stats().handshakes.accepted).toBe(300);
+      } finally {
+        await page.close();
+        await wsraw.close();
+      }
+    });
   });
 });

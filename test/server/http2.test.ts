@@ -168,6 +168,34 @@ describe("WebSockets over HTTP/2 (RFC 8441): server.handleHttp2Stream()", () => 
     expect(await within(req.websocket.closed, 10_000, "the server side to close")).toEqual({ code: 1000, reason: "bye", wasClean: true });
   });
 
+  it("after the close handshake the stream is closed at once (RST_STREAM NO_ERROR) for a client that never ends its side, as browsers do", async () => {
+    const tap = new Tap(async ({ websocket: ws }) => {
+      for await (const message of ws) {
+        if (message === "close please") ws.close(4000, "as asked");
+        else ws.send(message);
+      }
+    });
+    // A close timeout far beyond the test's: the stream must not wait for it.
+    const { url } = await serve({ "/echo": tap.route() }, { closeTimeoutMs: 60_000 });
+    const client = await session(url);
+    for (const who of ["client", "server"] as const) {
+      const ws = await open(client, "/echo");
+      const req: UpgradedRequest = await tap.requests.next();
+      const streamClosed = new Promise<number | undefined>((resolve) => ws.stream.once("close", () => resolve(ws.stream.rstCode)));
+      ws.send("x".repeat(100_000));
+      if (who === "client") ws.stream.write(encodeClose(CloseCode.Normal, "bye", { mask: true }));
+      else ws.send("close please");
+      expect(await ws.next()).toEqual({ kind: "text", data: "x".repeat(100_000) });
+      expect(await ws.next()).toEqual(who === "client" ? { kind: "close", code: 1000, reason: "" } : { kind: "close", code: 4000, reason: "as asked" });
+      if (who === "server") ws.stream.write(encodeClose(4000, "", { mask: true }));
+      // Our END_STREAM never goes: the server closes the stream by itself, without error.
+      expect(await within(streamClosed, 5_000, `the server to close the stream (${who} closing)`)).toBe(http2.constants.NGHTTP2_NO_ERROR);
+      expect(await within(req.websocket.closed, 5_000, "the server side to close")).toEqual(
+        who === "client" ? { code: 1000, reason: "bye", wasClean: true } : { code: 4000, reason: "", wasClean: true },
+      );
+    }
+  });
+
   it("negotiates subprotocols and permessage-deflate as an upgrade does", async () => {
     const tap = new Tap(async ({ websocket: ws }) => {
       ws.send("x".repeat(4096));
