@@ -178,7 +178,7 @@ export async function untilWithin<K extends ToolName>(
 }
 
 function asTestPage(page: ToolPage): TestPage {
-  return "goto" in page ? chromiumPage(page) : page;
+  return "addInitScript" in page ? chromiumPage(page) : page;
 }
 
 // ---- The demo page's chat ----
@@ -187,7 +187,8 @@ function asTestPage(page: ToolPage): TestPage {
  * Opens the demo page (with `query` for the client options, e.g. "?hb=300") and joins
  * `room` as `name`; resolves once connected and listed online.
  */
-export async function joinChat(page: Page, demo: Demo, name: string, room: string, query = ""): Promise<void> {
+export async function joinChat(toolPage: ToolPage, demo: Demo, name: string, room: string, query = ""): Promise<void> {
+  const page = asTestPage(toolPage);
   await page.bringToFront();
   await page.goto(`${demo.base}/${query}`);
   await page.fill("#chat_name", name);
@@ -196,13 +197,14 @@ export async function joinChat(page: Page, demo: Demo, name: string, room: strin
   await waitForChatStatus(page, "connected", `${name} to connect`);
 }
 
-export async function waitForChatStatus(page: Page, status: string, what: string, timeout = PAGE_TIMEOUT_MS): Promise<void> {
+export async function waitForChatStatus(page: ToolPage, status: string, what: string, timeout = PAGE_TIMEOUT_MS): Promise<void> {
   await untilWithin(timeout, page, what, "textMatches", "#chat_status", `^${status}$`);
 }
 
-export async function say(page: Page, text: string): Promise<void> {
+export async function say(toolPage: ToolPage, text: string): Promise<void> {
   // Clicks wait for the element to be stable over animation frames, which a page in the
   // background gets about once a second: act on the page in front.
+  const page = asTestPage(toolPage);
   await page.bringToFront();
   await page.fill("#chat_text", text);
   await page.click("#chat_send");

@@ -15,6 +15,17 @@ export interface TestPage {
   evaluate<Arg, Result>(fn: (arg: Arg) => Result | Promise<Result>, arg: Arg): Promise<Result>;
   /** Resolves once `fn(arg)` is truthy in the page, polled every 50 ms; rejects after `timeoutMs`. */
   waitForFunction<Arg>(fn: (arg: Arg) => unknown, arg: Arg, timeoutMs: number): Promise<void>;
+  /** Loads `url` in the page; resolves once it has loaded. */
+  goto(url: string): Promise<void>;
+  /** Clicks the element that `selector` matches. */
+  click(selector: string): Promise<void>;
+  /** Types `text` into the input that `selector` matches, in place of what it held. */
+  fill(selector: string, text: string): Promise<void>;
+  /**
+   * Makes the page the one in front: background pages get their timers and animation
+   * frames throttled (to about once a second).
+   */
+  bringToFront(): Promise<void>;
   /** Closes the page and its context. */
   close(): Promise<void>;
 }
@@ -78,6 +89,22 @@ class ChromiumPage implements TestPage {
   async waitForFunction<Arg>(fn: (arg: Arg) => unknown, arg: Arg, timeoutMs: number): Promise<void> {
     // Polled on a timer: animation frames may be throttled in pages that are not in front.
     await this.page.waitForFunction(fn as (arg: unknown) => unknown, arg, { timeout: timeoutMs, polling: 50 });
+  }
+
+  async goto(url: string): Promise<void> {
+    await this.page.goto(url);
+  }
+
+  click(selector: string): Promise<void> {
+    return this.page.click(selector);
+  }
+
+  fill(selector: string, text: string): Promise<void> {
+    return this.page.fill(selector, text);
+  }
+
+  bringToFront(): Promise<void> {
+    return this.page.bringToFront();
   }
 
   close(): Promise<void> {

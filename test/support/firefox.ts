@@ -185,6 +185,56 @@ export class FirefoxPage implements TestPage {
     }
   }
 
+  async goto(url: string): Promise<void> {
+    await this.firefox.command("browsingContext.navigate", { context: this.context, url, wait: "complete" });
+  }
+
+  /** Clicks as a user would: the pointer pressed and released over the element's centre. */
+  async click(selector: string): Promise<void> {
+    const { x, y } = await this.evaluate((sel) => {
+      const element = (globalThis as any).document.querySelector(sel);
+      if (element === null) throw new Error(`no element matches ${sel}`);
+      element.scrollIntoView({ block: "center" });
+      const box = element.getBoundingClientRect();
+      return { x: Math.round(box.left + box.width / 2), y: Math.round(box.top + box.height / 2) };
+    }, selector);
+    await this.firefox.command("input.performActions", {
+      context: this.context,
+      actions: [
+        {
+          type: "pointer",
+          id: "mouse",
+          actions: [
+            { type: "pointerMove", x, y },
+            { type: "pointerDown", button: 0 },
+            { type: "pointerUp", button: 0 },
+          ],
+        },
+      ],
+    });
+  }
+
+  /** Selects the input's text and types `text` over it, key by key. */
+  async fill(selector: string, text: string): Promise<void> {
+    await this.evaluate((sel) => {
+      const input = (globalThis as any).document.querySelector(sel);
+      if (input === null) throw new Error(`no element matches ${sel}`);
+      input.focus();
+      input.select();
+    }, selector);
+    const keys = [...text].flatMap((value) => [
+      { type: "keyDown", value },
+      { type: "keyUp", value },
+    ]);
+    // A key of its own for an empty text: the selection is deleted.
+    const typed = keys.length > 0 ? keys : [{ type: "keyDown", value: "\uE003" }, { type: "keyUp", value: "\uE003" }];
+    await this.firefox.command("input.performActions", { context: this.context, actions: [{ type: "key", id: "keyboard", actions: typed }] });
+  }
+
+  async bringToFront(): Promise<void> {
+    await this.firefox.command("browsingContext.activate", { context: this.context });
+  }
+
   /** Closes the tab with its user context. */
   async close(): Promise<void> {
     await this.firefox.command("browser.removeUserContext", { userContext: this.userContext });
