@@ -455,12 +455,14 @@ export class WsrawServer {
       else this.netServer.close(() => resolve());
     });
     for (const socket of this.pendingSockets.keys()) socket.destroy();
-    this.http2?.close();
     const closing = [...this.openConnections].map((ws) => {
       ws.close(CloseCode.GoingAway, "server shutting down");
       return ws.closed;
     });
     await Promise.all(closing);
+    // GOAWAY only now: Firefox fails (1006) every WebSocket of a connection that has
+    // received one, even the streams GOAWAY lets finish (RFC 9113 §6.8).
+    this.http2?.close();
     await stopped;
   }
 

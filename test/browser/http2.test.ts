@@ -168,6 +168,36 @@ describe.each(BROWSERS)("$name", (kind) => {
       }
     });
 
+    it("server.close() with three WebSockets open on the page's HTTP/2 connection: each closes with 1001, cleanly, and the server's close resolves", async () => {
+      const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, closeTimeoutMs: 5000 })
+        .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>shutdown</title>" })))
+        .route("/echo", echoRoute());
+      const { port } = await wsraw.listen(0, "127.0.0.1");
+      const page = await browser!.newPage(`https://127.0.0.1:${port}/`);
+      try {
+        await page.evaluate(
+          (url) =>
+            new Promise<void>((resolve) => {
+              const closes: string[] = ((globalThis as any).closes = []);
+              let open = 0;
+              for (let i = 0; i < 3; i++) {
+                const ws = new WebSocket(url);
+                ws.onopen = () => ++open === 3 && resolve();
+                ws.onclose = (event) => closes.push(`${event.code} ${event.reason} ${event.wasClean}`);
+              }
+            }),
+          `wss://127.0.0.1:${port}/echo`,
+        );
+        expect(wsraw.connections).toBe(3);
+        await within(wsraw.close(), 10_000, "server.close()");
+        await page.waitForFunction(() => (globalThis as any).closes.length === 3, undefined, 10_000);
+        expect(await page.evaluate(() => (globalThis as any).closes as string[], undefined)).toEqual(Array(3).fill("1001 server shutting down true"));
+      } finally {
+        await page.close();
+        await wsraw.close();
+      }
+    });
+
     it("300 WebSockets opened and closed in turn on one connection: each closed stream is released at once, not after closeTimeoutMs", async () => {
       // The browser never ends its side of a closed WebSocket's stream. Were the stream held
       // until the close timeout, the 257th WebSocket would find all 256 streams taken.

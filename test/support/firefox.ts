@@ -28,11 +28,6 @@ export const firefoxSkipReason: string | undefined =
     : `${FIREFOX} not found: install Debian's firefox-esr package to run the Firefox tests`;
 if (firefoxSkipReason !== undefined) console.warn(`skipping Firefox tests: ${firefoxSkipReason}`);
 
-/** A suite title that says why it was skipped, when it is. */
-export function firefoxTitle(title: string): string {
-  return firefoxSkipReason === undefined ? title : `${title} (skipped: ${firefoxSkipReason})`;
-}
-
 /** How long Firefox may take to start and to answer one command. */
 const LAUNCH_MS = 30_000;
 const COMMAND_MS = 20_000;
