@@ -427,9 +427,30 @@ export class WsrawServer {
    * });
    * h2.on("upgrade", (req, socket, head) => server.handleUpgrade(req, socket, head)); // HTTP/1.1 clients
    * ```
+   *
+   * A server made with a request listener (`http2.createSecureServer(options, app)`) answers
+   * every CONNECT itself (405) unless it has a `'connect'` listener; hand the stream over there:
+   * ```ts
+   * h2.on("connect", (req, res) => {
+   *   if (!server.handleHttp2Stream(req.stream, req.headers)) res.writeHead(405).end();
+   * });
+   * ```
    */
   handleHttp2Stream(stream: ServerHttp2Stream, headers: Http2RequestHeaders): boolean {
     if (!isExtendedConnect(headers)) return false;
+    if (stream.headersSent) {
+      // The usual cause: a server made with a request listener, whose compatibility layer
+      // answers every CONNECT itself unless the server has a 'connect' listener.
+      this.reportError(
+        new Error(
+          "handleHttp2Stream: the stream was answered before wsraw saw it. A node:http2 server made with a request listener " +
+            "(http2.createSecureServer(options, app)) answers every CONNECT with 405 unless it has a 'connect' listener: " +
+            "call server.handleHttp2Stream(req.stream, req.headers) from h2.on(\"connect\", (req, res) => ...) instead",
+        ),
+        undefined,
+      );
+      return true;
+    }
     const request = this.http2Request(stream, headers, true);
     if (request === undefined) return true;
     const { req, route } = request;

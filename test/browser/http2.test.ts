@@ -155,6 +155,31 @@ describe.each(BROWSERS)("$name", (kind) => {
       }
     });
 
+    it("an app on node:http2's compatibility API (createSecureServer(options, app)): its 'connect' listener hands the page's WebSocket to wsraw", async () => {
+      const requests: UpgradedRequest[] = [];
+      const wsraw = createServer({ perMessageDeflate: true, closeTimeoutMs: 2000 }).route("/echo", recordingEcho(requests));
+      const h2 = http2.createSecureServer(
+        { key: certs!.localhost.key, cert: certs!.localhost.cert, allowHTTP1: true, settings: { enableConnectProtocol: true } },
+        (_req, res) => {
+          res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+          res.end("<!doctype html><title>an app over h2</title>");
+        },
+      );
+      h2.on("connect", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+        if (!wsraw.handleHttp2Stream(req.stream, req.headers)) res.writeHead(405).end();
+      });
+      const connections = new Set<http2.ServerHttp2Session>();
+      h2.on("session", (session) => connections.add(session));
+      await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+      try {
+        await echoFromPage((h2.address() as { port: number }).port, requests);
+      } finally {
+        await wsraw.close();
+        for (const session of connections) session.destroy();
+        await new Promise((resolve) => h2.close(resolve));
+      }
+    });
+
     it("createServer({ tls, http2: true }): the page and its WebSocket share one HTTP/2 connection to wsraw", async () => {
       const requests: UpgradedRequest[] = [];
       const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, perMessageDeflate: true, closeTimeoutMs: 2000 })

@@ -300,6 +300,43 @@ describe("WebSockets over HTTP/2 (RFC 8441): server.handleHttp2Stream()", () => 
     expect(await keptSide.closed).toMatchObject({ code: 1001, wasClean: true });
   });
 
+  it("a server made with a request listener (node:http2's compatibility API): its 'connect' event hands the stream over; its 'stream' event comes too late, and says why", async () => {
+    const errors: string[] = [];
+    const wsraw = createServer({ onError: (error) => errors.push((error as Error).message) }).route("/echo", echoRoute());
+    cleanups.push(() => wsraw.close());
+    const app = (_req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => res.end("the app");
+    const listen = async (h2: http2.Http2Server) => {
+      await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+      cleanups.push(() => new Promise((resolve) => h2.close(resolve)));
+      return `http://${HOST}:${(h2.address() as { port: number }).port}`;
+    };
+
+    const right = http2.createServer({ settings: { enableConnectProtocol: true } }, app);
+    right.on("connect", (req, res) => {
+      if (!wsraw.handleHttp2Stream(req.stream, req.headers)) res.writeHead(405).end();
+    });
+    const client = await session(await listen(right));
+    const ws = await open(client, "/echo");
+    expect(ws.headers[":status"]).toBe(200);
+    const big = Buffer.alloc(1024 * 1024, 3);
+    ws.send(big);
+    ws.send("after the megabyte");
+    const echo = await ws.next();
+    expect(echo.kind === "binary" && Buffer.compare(echo.data as Buffer, big) === 0, "the megabyte, echoed").toBe(true);
+    expect(await ws.next()).toEqual({ kind: "text", data: "after the megabyte" });
+    const get = client.request({ ":path": "/" });
+    expect((await new Promise<IncomingHttpHeaders>((resolve) => get.once("response", resolve)))[":status"]).toBe(200);
+
+    // The compatibility layer answers a CONNECT (405) before a 'stream' listener added
+    // after it runs: wsraw leaves the stream alone and reports what to do instead.
+    const wrong = http2.createServer({ settings: { enableConnectProtocol: true } }, app);
+    wrong.on("stream", (stream, headers) => wsraw.handleHttp2Stream(stream, headers));
+    const refused = await open(await session(await listen(wrong)), "/echo");
+    expect(refused.headers[":status"]).toBe(405);
+    expect(errors).toEqual([expect.stringContaining(`h2.on("connect", (req, res) => ...)`)]);
+    expect(wsraw.stats().handshakes.accepted).toBe(1);
+  });
+
   it("a server that did not announce extended CONNECT never sees one: the stream is refused below it", async () => {
     const { url, wsraw, others } = await serve({ "/echo": echoRoute() }, {}, false);
     const client = await session(url);
