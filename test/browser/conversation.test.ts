@@ -9,8 +9,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ServerOptions, type UpgradedRequest, type WsrawServer, createServer, httpOnly, requireWebSocket } from "../../src/index.js";
-import { type TestCerts, makeCerts, opensslSkip, removeCerts } from "../client/certs.js";
-import { BROWSERS, type TestBrowser, type TestPage, browserSuiteTitle } from "../support/browsers.js";
+import type { TestCerts } from "../client/certs.js";
+import { BROWSERS, type TestPage, browserSuiteTitle, tlsBrowserSkip, useTlsBrowser } from "../support/browsers.js";
 import { AsyncQueue, within } from "../support/index.js";
 
 /** How the page's WebSocket ended, and what it saw before. */
@@ -70,30 +70,19 @@ const binarySummary = (bytes: readonly number[]) => `binary:${bytes.length}:${by
 interface Transport {
   name: string;
   secure: boolean;
-  options: (certs: TestCerts | undefined) => ServerOptions;
+  options: (certs: TestCerts) => ServerOptions;
 }
 
 const TRANSPORTS: Transport[] = [
   { name: "ws://", secure: false, options: () => ({}) },
-  { name: "wss:// over HTTP/1.1", secure: true, options: (certs) => ({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert } }) },
-  { name: "wss:// over HTTP/2", secure: true, options: (certs) => ({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true }) },
+  { name: "wss:// over HTTP/1.1", secure: true, options: (certs) => ({ tls: { key: certs.localhost.key, cert: certs.localhost.cert } }) },
+  { name: "wss:// over HTTP/2", secure: true, options: (certs) => ({ tls: { key: certs.localhost.key, cert: certs.localhost.cert }, http2: true }) },
 ];
 
 describe.each(BROWSERS)("$name", (kind) => {
-  const skip = kind.skipReason ?? opensslSkip;
+  const skip = tlsBrowserSkip(kind);
   describe.skipIf(skip !== undefined)(browserSuiteTitle("A WebSocket conversation with wsraw", { ...kind, skipReason: skip }), () => {
-    let browser: TestBrowser | undefined;
-    let certs: TestCerts | undefined;
-
-    beforeAll(async () => {
-      certs = await makeCerts();
-      browser = await kind.launch();
-    });
-
-    afterAll(async () => {
-      await browser?.close();
-      await removeCerts(certs);
-    });
+    const suite = useTlsBrowser(kind);
 
     describe.each(TRANSPORTS)("$name", (transport) => {
       let page: TestPage | undefined;
@@ -102,7 +91,7 @@ describe.each(BROWSERS)("$name", (kind) => {
       const requests = new AsyncQueue<UpgradedRequest>("a WebSocket request on the server");
 
       beforeAll(async () => {
-        server = createServer({ closeTimeoutMs: 2000, heartbeat: { intervalMs: 100, timeoutMs: 1000 }, ...transport.options(certs) })
+        server = createServer({ closeTimeoutMs: 2000, heartbeat: { intervalMs: 100, timeoutMs: 1000 }, ...transport.options(suite.certs) })
           .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>conversation</title>" })))
           .route(
             "/echo",
@@ -154,7 +143,7 @@ describe.each(BROWSERS)("$name", (kind) => {
       const ws = transport.secure ? "wss" : "ws";
 
       async function openPage(): Promise<TestPage> {
-        page = await browser!.newPage(`${transport.secure ? "https" : "http"}://${base}/`);
+        page = await suite.browser.newPage(`${transport.secure ? "https" : "http"}://${base}/`);
         if (transport.name.endsWith("HTTP/2")) {
           const protocol = await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation")[0].nextHopProtocol, undefined);
           expect(protocol, "the page came over HTTP/2").toBe("h2");

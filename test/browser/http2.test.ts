@@ -9,11 +9,10 @@
  * the browsers ignore certificate errors.
  */
 import http2 from "node:http2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type UpgradedRequest, type WsrawServer, createServer, httpOnly, requireWebSocket } from "../../src/index.js";
 import { echoRoute } from "../../src/apps/echo.js";
-import { type TestCerts, makeCerts, opensslSkip, removeCerts } from "../client/certs.js";
-import { BROWSERS, type TestBrowser, type TestPage, browserSuiteTitle } from "../support/browsers.js";
+import { BROWSERS, type TestPage, browserSuiteTitle, tlsBrowserSkip, useTlsBrowser } from "../support/browsers.js";
 import { within } from "../support/index.js";
 
 /** What the page reports. */
@@ -65,20 +64,9 @@ function echoOverWebSocket(page: TestPage, url: string): Promise<PageResult> {
 }
 
 describe.each(BROWSERS)("$name", (kind) => {
-  const skip = kind.skipReason ?? opensslSkip;
+  const skip = tlsBrowserSkip(kind);
   describe.skipIf(skip !== undefined)(browserSuiteTitle("WebSockets over HTTP/2", { ...kind, skipReason: skip }), () => {
-    let browser: TestBrowser | undefined;
-    let certs: TestCerts | undefined;
-
-    beforeAll(async () => {
-      certs = await makeCerts();
-      browser = await kind.launch();
-    });
-
-    afterAll(async () => {
-      await browser?.close();
-      await removeCerts(certs);
-    });
+    const suite = useTlsBrowser(kind);
 
     /** An echo route offering the subprotocol echo.v1, which records its requests. */
     function recordingEcho(requests: UpgradedRequest[]) {
@@ -96,7 +84,7 @@ describe.each(BROWSERS)("$name", (kind) => {
      * to /echo, and checks what it got and what the server saw: an extended CONNECT.
      */
     async function echoFromPage(port: number, requests: UpgradedRequest[]): Promise<void> {
-      const page = await browser!.newPage(`https://127.0.0.1:${port}/`);
+      const page = await suite.browser.newPage(`https://127.0.0.1:${port}/`);
       try {
         const protocol = await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation")[0].nextHopProtocol, undefined);
         expect(protocol, "the page came over HTTP/2").toBe("h2");
@@ -127,8 +115,8 @@ describe.each(BROWSERS)("$name", (kind) => {
       const wsraw: WsrawServer = createServer({ perMessageDeflate: true, closeTimeoutMs: 2000 }).route("/echo", recordingEcho(requests));
       const upgrades: string[] = [];
       const h2 = http2.createSecureServer({
-        key: certs!.localhost.key,
-        cert: certs!.localhost.cert,
+        key: suite.certs.localhost.key,
+        cert: suite.certs.localhost.cert,
         allowHTTP1: true,
         settings: { enableConnectProtocol: true },
       });
@@ -159,7 +147,7 @@ describe.each(BROWSERS)("$name", (kind) => {
       const requests: UpgradedRequest[] = [];
       const wsraw = createServer({ perMessageDeflate: true, closeTimeoutMs: 2000 }).route("/echo", recordingEcho(requests));
       const h2 = http2.createSecureServer(
-        { key: certs!.localhost.key, cert: certs!.localhost.cert, allowHTTP1: true, settings: { enableConnectProtocol: true } },
+        { key: suite.certs.localhost.key, cert: suite.certs.localhost.cert, allowHTTP1: true, settings: { enableConnectProtocol: true } },
         (_req, res) => {
           res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
           res.end("<!doctype html><title>an app over h2</title>");
@@ -182,7 +170,7 @@ describe.each(BROWSERS)("$name", (kind) => {
 
     it("createServer({ tls, http2: true }): the page and its WebSocket share one HTTP/2 connection to wsraw", async () => {
       const requests: UpgradedRequest[] = [];
-      const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, perMessageDeflate: true, closeTimeoutMs: 2000 })
+      const wsraw = createServer({ tls: { key: suite.certs.localhost.key, cert: suite.certs.localhost.cert }, http2: true, perMessageDeflate: true, closeTimeoutMs: 2000 })
         .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>wsraw over h2</title>" })))
         .route("/echo", recordingEcho(requests));
       const { port } = await wsraw.listen(0, "127.0.0.1");
@@ -194,11 +182,11 @@ describe.each(BROWSERS)("$name", (kind) => {
     });
 
     it("server.close() with three WebSockets open on the page's HTTP/2 connection: each closes with 1001, cleanly, and the server's close resolves", async () => {
-      const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, closeTimeoutMs: 5000 })
+      const wsraw = createServer({ tls: { key: suite.certs.localhost.key, cert: suite.certs.localhost.cert }, http2: true, closeTimeoutMs: 5000 })
         .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>shutdown</title>" })))
         .route("/echo", echoRoute());
       const { port } = await wsraw.listen(0, "127.0.0.1");
-      const page = await browser!.newPage(`https://127.0.0.1:${port}/`);
+      const page = await suite.browser.newPage(`https://127.0.0.1:${port}/`);
       try {
         await page.evaluate(
           (url) =>
@@ -226,11 +214,11 @@ describe.each(BROWSERS)("$name", (kind) => {
     it("300 WebSockets opened and closed in turn on one connection: each closed stream is released at once, not after closeTimeoutMs", async () => {
       // The browser never ends its side of a closed WebSocket's stream. Were the stream held
       // until the close timeout, the 257th WebSocket would find all 256 streams taken.
-      const wsraw = createServer({ tls: { key: certs!.localhost.key, cert: certs!.localhost.cert }, http2: true, closeTimeoutMs: 60_000 })
+      const wsraw = createServer({ tls: { key: suite.certs.localhost.key, cert: suite.certs.localhost.cert }, http2: true, closeTimeoutMs: 60_000 })
         .route("/", httpOnly(() => ({ headers: { "content-type": "text/html; charset=utf-8" }, body: "<!doctype html><title>many</title>" })))
         .route("/echo", echoRoute());
       const { port } = await wsraw.listen(0, "127.0.0.1");
-      const page = await browser!.newPage(`https://127.0.0.1:${port}/`);
+      const page = await suite.browser.newPage(`https://127.0.0.1:${port}/`);
       try {
         const outcomes = await within(
           page.evaluate(async (url) => {

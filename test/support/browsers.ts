@@ -6,6 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
+import { type TestCerts, makeCerts, opensslSkip, removeCerts } from "../client/certs.js";
 import { PAGE_TIMEOUT_MS, launchBrowser, skipReason as chromiumSkipReason } from "./browser.js";
 import { Firefox, firefoxSkipReason } from "./firefox.js";
 
@@ -55,6 +57,28 @@ export const BROWSERS: readonly BrowserKind[] = [
 /** "permessage-deflate in Chromium", or with " (skipped: ...)" when it cannot run here. */
 export function browserSuiteTitle(title: string, browser: BrowserKind): string {
   return `${title} in ${browser.name}${browser.skipReason === undefined ? "" : ` (skipped: ${browser.skipReason})`}`;
+}
+
+/** Why a suite that needs `kind` and test certificates cannot run here, or undefined. */
+export function tlsBrowserSkip(kind: BrowserKind): string | undefined {
+  return kind.skipReason ?? opensslSkip;
+}
+
+/**
+ * For the suite it is called in: `kind` launched and test certificates made (test/client/
+ * certs.ts) before its tests, both gone after them.
+ */
+export function useTlsBrowser(kind: BrowserKind): { readonly browser: TestBrowser; readonly certs: TestCerts } {
+  const suite: { browser?: TestBrowser; certs?: TestCerts } = {};
+  beforeAll(async () => {
+    suite.certs = await makeCerts();
+    suite.browser = await kind.launch();
+  });
+  afterAll(async () => {
+    await suite.browser?.close();
+    await removeCerts(suite.certs);
+  });
+  return suite as { browser: TestBrowser; certs: TestCerts };
 }
 
 class ChromiumBrowser implements TestBrowser {
