@@ -77,7 +77,9 @@ const PLAN = {
   runMs: Math.round((args.seconds ?? (args.quick ? 0.6 : 3)) * 1000),
   warmupMs: args.quick ? 400 : 1500,
   idleConnections: args.quick ? 2000 : 10_000,
-  memoryRuns: args.quick ? 1 : 5,
+  memoryRuns: args.quick ? 1 : 3,
+  // How long a memory run waits for V8 to shrink its young generation (bench/servers/harness.mjs).
+  settleMs: 60_000,
   deflateMemoryConnections: args.quick ? 500 : 2000,
   deflateBroadcastMembers: args.quick ? 250 : 1000,
 };
@@ -324,7 +326,7 @@ const SCENARIOS = [
   },
   {
     name: "idle-memory",
-    what: `server RSS per idle connection (${PLAN.idleConnections.toLocaleString("en-US")} conns, after gc)`,
+    what: `server RSS per idle connection (${PLAN.idleConnections.toLocaleString("en-US")} conns, idle until V8 has shrunk its young generation, after gc)`,
     kind: "memory",
     servers: serversFor(["wsraw", "ws", "uws", "net"]),
     unit: "B/conn",
@@ -338,7 +340,7 @@ const SCENARIOS = [
     name: "deflate-memory",
     what:
       `server RSS per connection, ${PLAN.deflateMemoryConnections.toLocaleString("en-US")} conns offering permessage-deflate ` +
-      "as Chromium does, each idle after one compressed 4 KiB JSON message echoed (after gc)",
+      "as Chromium does, each idle after one compressed 4 KiB JSON message echoed (idle until V8 has shrunk its young generation, after gc)",
     kind: "memory",
     deflate: true,
     serverEnv: { BENCH_PERMESSAGE_DEFLATE: "1" },
@@ -545,14 +547,20 @@ async function memoryRun(lg, name, scenario, count) {
     await lg.call("setup", { ...workload, port: server.info.port, count: 100, raw });
     await lg.call("teardown", {});
     await waitFor(async () => (await serverConnections(server)) === 0, 10_000, "warm-up connections to close");
-    const before = await server.call("mem");
+    // Both ends measured with V8's young generation at its initial size (harness.mjs, settle).
+    const before = await server.call("settle", { maxMs: PLAN.settleMs }, PLAN.settleMs + 30_000);
     const cpuStart = await server.call("cpu");
     const setup = await lg.call("setup", { ...workload, port: server.info.port, count, raw });
     await waitFor(async () => (await serverConnections(server)) === count, 20_000, `${count} connections`);
     const cpuEnd = await server.call("cpu");
-    const after = await server.call("mem");
+    const burst = await server.call("mem");
+    const after = await server.call("settle", { maxMs: PLAN.settleMs }, PLAN.settleMs + 30_000);
     return {
       value: (after.rss - before.rss) / count,
+      afterBurst: (burst.rss - before.rss) / count,
+      newSpaceAfterBurst: burst.newSpace,
+      settledMs: after.settledMs,
+      settled: before.settled && after.settled,
       heapPerConnection: (after.heapUsed - before.heapUsed) / count,
       heapCommittedPerConnection: (after.heapTotal - before.heapTotal) / count,
       serverCpu: cpuShare(cpuStart, cpuEnd),
@@ -583,7 +591,9 @@ async function runMemory(scenario, lg) {
       const result = await memoryRun(lg, name, scenario, count);
       results[name].push(result);
       log(
-        `  ${scenario.name} run ${run + 1}/${PLAN.memoryRuns} ${name}: ${formatNumber(result.value)} B/conn RSS,` +
+        `  ${scenario.name} run ${run + 1}/${PLAN.memoryRuns} ${name}: ${formatNumber(result.value)} B/conn RSS` +
+          ` (${formatNumber(result.afterBurst)} right after the connections opened;` +
+          ` young generation shrunk after ${(result.settledMs / 1000).toFixed(1)} s idle${result.settled ? "" : ": NOT, still grown"}),` +
           ` ${formatNumber(result.heapPerConnection)} B/conn heap` +
           `${result.deflate ? `, answer "${result.deflate.extensions}", ${result.deflate.verified}/${count} echoes verified` : ""}` +
           `${result.deflate?.mismatched ? `, ${result.deflate.mismatched} MISMATCHED` : ""}`,
@@ -707,6 +717,17 @@ function scenarioRows(scenario, results) {
       ([name, runs]) => `${name} ${formatNumber(median(runs.map((r) => r.heapCommittedPerConnection)))}`,
     );
     notes.push(`${scenario.name}: V8 heap committed (heapTotal) per connection (B, median): ${committed.join(", ")}`);
+    const burst = Object.entries(results).map(
+      ([name, runs]) =>
+        `${name} ${formatNumber(median(runs.map((r) => r.afterBurst)))}` +
+        ` (young generation ${formatNumber(median(runs.map((r) => r.newSpaceAfterBurst)) / 1048576)} MB,` +
+        ` shrunk after ${(median(runs.map((r) => r.settledMs)) / 1000).toFixed(0)} s idle)`,
+    );
+    notes.push(`${scenario.name}: RSS per connection right after the connections opened, before V8 shrank its young generation (B, median): ${burst.join(", ")}`);
+    const unsettled = Object.entries(results).filter(([, runs]) => runs.some((r) => !r.settled));
+    for (const [name] of unsettled) {
+      notes.push(`${scenario.name}/${name}: V8 did not shrink its young generation within ${PLAN.settleMs / 1000} s in some runs: those figures include it`);
+    }
   }
   if (scenario.deflate) notes.push(...deflateNotes(scenario, results));
   const invalid = scenario.deflate ? deflateInvalid(results.wsraw) : undefined;
