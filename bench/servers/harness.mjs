@@ -30,12 +30,12 @@ function newSpaceBytes() {
 }
 
 /**
- * A burst of allocation (10,000 connections opened at once) grows V8's young generation to
- * its largest, 32 MB on 64-bit Node 20, in every Node server alike, and a forced `gc()`
- * leaves it there: memory of the process, not of any connection. Once allocation has been
- * low for a while, V8's memory reducer shrinks it back to its initial size (seen after
- * 20–40 s idle). Waiting for that, without forcing anything, gives what an idle server
- * really holds. Polls without collecting, so the wait is V8's own.
+ * A burst of allocation (10,000 connections opened at once) grows V8's young generation
+ * towards its largest, 32 MB on 64-bit Node 20, in every Node server alike, and a forced
+ * `gc()` right after leaves it there: memory of the process, not of any connection. Once
+ * allocation has been low for a while, V8's memory reducer shrinks it back to its initial
+ * size (seen after 10–40 s idle). Waiting for that gives what an idle server really
+ * holds. Polls without collecting, so the wait is V8's own.
  */
 async function settle(maxMs) {
   const started = performance.now();
