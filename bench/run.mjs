@@ -593,7 +593,8 @@ async function runMemory(scenario, lg) {
       log(
         `  ${scenario.name} run ${run + 1}/${PLAN.memoryRuns} ${name}: ${formatNumber(result.value)} B/conn RSS` +
           ` (${formatNumber(result.afterBurst)} right after the connections opened;` +
-          ` young generation shrunk after ${(result.settledMs / 1000).toFixed(1)} s idle${result.settled ? "" : ": NOT, still grown"}),` +
+          ` young generation ${result.settledMs === 0 ? "not grown" : `shrunk after ${(result.settledMs / 1000).toFixed(1)} s idle`}` +
+          `${result.settled ? "" : ": NOT, still grown"}),` +
           ` ${formatNumber(result.heapPerConnection)} B/conn heap` +
           `${result.deflate ? `, answer "${result.deflate.extensions}", ${result.deflate.verified}/${count} echoes verified` : ""}` +
           `${result.deflate?.mismatched ? `, ${result.deflate.mismatched} MISMATCHED` : ""}`,
@@ -717,12 +718,14 @@ function scenarioRows(scenario, results) {
       ([name, runs]) => `${name} ${formatNumber(median(runs.map((r) => r.heapCommittedPerConnection)))}`,
     );
     notes.push(`${scenario.name}: V8 heap committed (heapTotal) per connection (B, median): ${committed.join(", ")}`);
-    const burst = Object.entries(results).map(
-      ([name, runs]) =>
+    const burst = Object.entries(results).map(([name, runs]) => {
+      const waitedMs = median(runs.map((r) => r.settledMs));
+      return (
         `${name} ${formatNumber(median(runs.map((r) => r.afterBurst)))}` +
         ` (young generation ${formatNumber(median(runs.map((r) => r.newSpaceAfterBurst)) / 1048576)} MB,` +
-        ` shrunk after ${(median(runs.map((r) => r.settledMs)) / 1000).toFixed(0)} s idle)`,
-    );
+        `${waitedMs === 0 ? " not grown" : ` shrunk after ${(waitedMs / 1000).toFixed(0)} s idle`})`
+      );
+    });
     notes.push(`${scenario.name}: RSS per connection right after the connections opened, before V8 shrank its young generation (B, median): ${burst.join(", ")}`);
     const unsettled = Object.entries(results).filter(([, runs]) => runs.some((r) => !r.settled));
     for (const [name] of unsettled) {
