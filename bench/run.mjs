@@ -548,13 +548,14 @@ async function memoryRun(lg, name, scenario, count) {
     await lg.call("teardown", {});
     await waitFor(async () => (await serverConnections(server)) === 0, 10_000, "warm-up connections to close");
     // Both ends measured with V8's young generation at its initial size (harness.mjs, settle).
-    const before = await server.call("settle", { maxMs: PLAN.settleMs }, PLAN.settleMs + 30_000);
+    const settled = () => server.call("settle", { maxMs: PLAN.settleMs }, PLAN.settleMs + 30_000);
+    const before = await settled();
     const cpuStart = await server.call("cpu");
     const setup = await lg.call("setup", { ...workload, port: server.info.port, count, raw });
     await waitFor(async () => (await serverConnections(server)) === count, 20_000, `${count} connections`);
     const cpuEnd = await server.call("cpu");
     const burst = await server.call("mem");
-    const after = await server.call("settle", { maxMs: PLAN.settleMs }, PLAN.settleMs + 30_000);
+    const after = await settled();
     return {
       value: (after.rss - before.rss) / count,
       afterBurst: (burst.rss - before.rss) / count,
@@ -583,6 +584,13 @@ async function memoryRun(lg, name, scenario, count) {
   }
 }
 
+/** How a memory run's wait for V8 to shrink its young generation went (harness.mjs, settle). */
+function youngGenerationWait(waitedMs, shrunk) {
+  const seconds = (waitedMs / 1000).toFixed(1);
+  if (!shrunk) return `NOT shrunk after ${seconds} s idle`;
+  return waitedMs === 0 ? "not grown" : `shrunk after ${seconds} s idle`;
+}
+
 async function runMemory(scenario, lg) {
   const results = Object.fromEntries(scenario.servers.map((name) => [name, []]));
   const count = scenario.connections ?? PLAN.idleConnections;
@@ -593,8 +601,7 @@ async function runMemory(scenario, lg) {
       log(
         `  ${scenario.name} run ${run + 1}/${PLAN.memoryRuns} ${name}: ${formatNumber(result.value)} B/conn RSS` +
           ` (${formatNumber(result.afterBurst)} right after the connections opened;` +
-          ` young generation ${result.settledMs === 0 ? "not grown" : `shrunk after ${(result.settledMs / 1000).toFixed(1)} s idle`}` +
-          `${result.settled ? "" : ": NOT, still grown"}),` +
+          ` young generation ${youngGenerationWait(result.settledMs, result.settled)}),` +
           ` ${formatNumber(result.heapPerConnection)} B/conn heap` +
           `${result.deflate ? `, answer "${result.deflate.extensions}", ${result.deflate.verified}/${count} echoes verified` : ""}` +
           `${result.deflate?.mismatched ? `, ${result.deflate.mismatched} MISMATCHED` : ""}`,
@@ -718,14 +725,12 @@ function scenarioRows(scenario, results) {
       ([name, runs]) => `${name} ${formatNumber(median(runs.map((r) => r.heapCommittedPerConnection)))}`,
     );
     notes.push(`${scenario.name}: V8 heap committed (heapTotal) per connection (B, median): ${committed.join(", ")}`);
-    const burst = Object.entries(results).map(([name, runs]) => {
-      const waitedMs = median(runs.map((r) => r.settledMs));
-      return (
+    const burst = Object.entries(results).map(
+      ([name, runs]) =>
         `${name} ${formatNumber(median(runs.map((r) => r.afterBurst)))}` +
         ` (young generation ${formatNumber(median(runs.map((r) => r.newSpaceAfterBurst)) / 1048576)} MB,` +
-        `${waitedMs === 0 ? " not grown" : ` shrunk after ${(waitedMs / 1000).toFixed(0)} s idle`})`
-      );
-    });
+        ` ${youngGenerationWait(median(runs.map((r) => r.settledMs)), runs.every((r) => r.settled))})`,
+    );
     notes.push(`${scenario.name}: RSS per connection right after the connections opened, before V8 shrank its young generation (B, median): ${burst.join(", ")}`);
     const unsettled = Object.entries(results).filter(([, runs]) => runs.some((r) => !r.settled));
     for (const [name] of unsettled) {
