@@ -138,10 +138,7 @@ export class WebSocket implements AsyncIterable<Message> {
   private queue: MessageQueue<Message> | undefined;
   /** The reader waiting longest for a message (`wait()` or `for await`), if any. */
   private waiter: Waiter | undefined;
-  /** Readers that called `wait()` while another was already waiting: rare, so made lazily. */
-  private laterWaiters: Waiter[] | undefined;
   private paused = false;
-  private closeSent = false;
   /** How the connection ends: made at the first step of its end, or for `closed`. */
   private endingOf: Ending | undefined;
   /** permessage-deflate, when negotiated. */
@@ -773,9 +770,9 @@ export class WebSocket implements AsyncIterable<Message> {
   private closeReceived(code: number, reason: string): void {
     if (this.state === ReadyState.CLOSED) return;
     this.ending.peerClose = { code, reason };
-    if (!this.closeSent) {
+    if (!this.ending.closeSent) {
       // Echo the peer's status code (§5.5.1); a close without one is answered likewise.
-      this.closeSent = true;
+      this.ending.closeSent = true;
       this.queueClose(this.options.role === "server" ? closeReply(code) : this.closeFrame(code === CloseCode.NoStatus ? undefined : code));
     }
     this.state = ReadyState.CLOSING;
@@ -799,7 +796,7 @@ export class WebSocket implements AsyncIterable<Message> {
    */
   private sendClose(frame: Buffer): void {
     this.state = ReadyState.CLOSING;
-    this.closeSent = true;
+    this.ending.closeSent = true;
     this.queueClose(frame);
     // The peer's close frame must be read, behind whatever the application left unread:
     // what arrives from now on is read off the wire and not delivered (see `receive`),
@@ -878,11 +875,11 @@ export class WebSocket implements AsyncIterable<Message> {
     this.compression?.deflater?.close();
     // Literals rather than spreads: a spread costs microseconds on every connection's end.
     const ending = this.ending;
-    const { failure, peerClose } = ending;
+    const { failure, peerClose, closeSent } = ending;
     const info: CloseInfo = (ending.info =
       failure !== undefined
         ? { code: failure.code, reason: failure.reason, wasClean: false }
-        : peerClose !== undefined && this.closeSent
+        : peerClose !== undefined && closeSent
           ? { code: peerClose.code, reason: peerClose.reason, wasClean: true }
           : { code: CloseCode.Abnormal, reason: "", wasClean: false });
     this.options.stats.closed(info.code);
@@ -930,23 +927,37 @@ export class WebSocket implements AsyncIterable<Message> {
 
   private addWaiter(waiter: Waiter): void {
     if (this.waiter === undefined) this.waiter = waiter;
-    else (this.laterWaiters ??= []).push(waiter);
+    else {
+      let waiters = laterWaiters.get(this);
+      if (waiters === undefined) laterWaiters.set(this, (waiters = []));
+      waiters.push(waiter);
+    }
   }
 
   /** Takes a reader that gave up out of the line. */
   private removeWaiter(waiter: Waiter): void {
     if (this.waiter === waiter) {
-      this.waiter = this.laterWaiters?.shift();
+      this.waiter = this.nextWaiter();
       return;
     }
-    const index = this.laterWaiters?.indexOf(waiter) ?? -1;
-    if (index !== -1) this.laterWaiters!.splice(index, 1);
+    const waiters = laterWaiters.get(this);
+    const index = waiters?.indexOf(waiter) ?? -1;
+    if (index !== -1) waiters!.splice(index, 1);
   }
 
   /** Removes and returns the reader waiting longest, if any. */
   private takeWaiter(): Waiter | undefined {
     const waiter = this.waiter;
-    if (waiter !== undefined) this.waiter = this.laterWaiters?.shift();
+    if (waiter !== undefined) this.waiter = this.nextWaiter();
+    return waiter;
+  }
+
+  /** The longest-waiting reader after the first, taken out of the line. */
+  private nextWaiter(): Waiter | undefined {
+    const waiters = laterWaiters.get(this);
+    if (waiters === undefined) return undefined;
+    const waiter = waiters.shift();
+    if (waiters.length === 0) laterWaiters.delete(this);
     return waiter;
   }
 
@@ -1047,6 +1058,9 @@ interface PongWaiter {
  */
 const pongWaiters = new WeakMap<WebSocket, PongWaiter[]>();
 
+/** Readers that called `wait()` while another was already waiting: beside the connections too, as that is rare. */
+const laterWaiters = new WeakMap<WebSocket, Waiter[]>();
+
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -1060,13 +1074,15 @@ function afterPromiseJobs(fn: () => void): void {
 
 /**
  * How a connection ends, gathered in one object made at the first step of its end (or
- * when `closed` is first asked for): an open connection carries one field for it, not six.
+ * when `closed` is first asked for): an open connection carries one field for it, not seven.
  */
 class Ending {
   /** The peer's close frame, once received. */
   peerClose: CloseStatus | undefined;
   /** Set when this side failed the connection or gave up on it. */
   failure: CloseStatus | undefined;
+  /** Set once this side's close frame is queued. */
+  closeSent = false;
   /** Bounds the closing handshake, then the wait for the peer's FIN. */
   timer: NodeJS.Timeout | undefined;
   /** How it ended, once CLOSED. */

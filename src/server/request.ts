@@ -47,6 +47,8 @@ export class WsRequest {
   // Asked of the socket when wanted: the system call and the cached address object are
   // not paid by every connection.
   private readonly peer: Peer;
+  /** @internal The handler's promise while it runs: the server hears of its end. */
+  handlerResult: Promise<unknown> | undefined;
   /** The parsed head; undefined after `compact()` until asked for again. */
   private parsedHead: RequestHead | undefined;
   /** The head's text, from which `compact()` lets it be parsed again. */
