@@ -294,6 +294,33 @@ describe("the handler's end", () => {
     await client.waitClosed();
   });
 
+  it("the outcome is the promise's, not the value's: an Error returned closes with 1000, a rejection with undefined with 1011", async () => {
+    const onError = vi.fn();
+    const { port } = await resources.server(
+      {
+        "/returns-error": requireWebSocket(async ({ websocket }) => {
+          await websocket.wait();
+          return new Error("a value, not a failure");
+        }),
+        "/rejects-undefined": requireWebSocket(async ({ websocket }) => {
+          await websocket.wait();
+          return Promise.reject(undefined);
+        }),
+      },
+      { onError },
+    );
+    const returning = await resources.rawWebSocket(port, { path: "/returns-error" });
+    returning.sendText("go");
+    expect(await returning.nextFrame()).toEqual({ type: "close", code: 1000, reason: "" });
+    expect(onError).not.toHaveBeenCalled();
+    const rejecting = await resources.rawWebSocket(port, { path: "/rejects-undefined" });
+    rejecting.sendText("go");
+    expect(await rejecting.nextFrame()).toMatchObject({ type: "close", code: 1011 });
+    expect(onError).toHaveBeenCalledTimes(1);
+    expect(onError.mock.calls[0][0]).toBeUndefined();
+    expect((onError.mock.calls[0][1] as WsRequest).path).toBe("/rejects-undefined");
+  });
+
   it("a ConnectionClosedError escaping the handler (send after close) is not reported", async () => {
     const onError = vi.fn();
     const thrown = vi.fn();
