@@ -1,7 +1,8 @@
 import { Buffer } from "node:buffer";
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from "node:http2";
 import type { WebSocket } from "../connection/websocket.js";
 import { HandshakeError, checkExtendedConnectResponse } from "../http/index.js";
+import { nodeHttp2 } from "../http/node-http2.js";
 import { type Opening, openWebSocket, readBody } from "./opening.js";
 import { explainTlsError, tlsOptions } from "./tls-options.js";
 
@@ -16,7 +17,7 @@ export function connectOverHttp2(opening: Opening, fields: Record<string, string
   const { target, secure, host, port, options, timeoutMs, offer, protocols } = opening;
   const own = session === true;
   const connection: ClientHttp2Session = own
-    ? http2.connect(`${secure ? "https" : "http"}://${target.host}`, secure ? tlsOptions(options, host, port, ["h2"]) : {})
+    ? nodeHttp2().connect(`${secure ? "https" : "http"}://${target.host}`, secure ? tlsOptions(options, host, port, ["h2"]) : {})
     : session;
   if (own) connection.on("error", () => {}); // reported through the stream or the handshake
 
@@ -43,7 +44,7 @@ export function connectOverHttp2(opening: Opening, fields: Record<string, string
     const fail = (error: unknown): void => {
       if (settled) return;
       cleanUp();
-      stream?.close(http2.constants.NGHTTP2_CANCEL);
+      stream?.close(nodeHttp2().constants.NGHTTP2_CANCEL);
       if (own) connection.destroy();
       reject(error);
     };

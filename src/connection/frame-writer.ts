@@ -1,4 +1,3 @@
-import process from "node:process";
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { MERGE_THRESHOLD, Opcode, frameHeaderSize, mask, randomMaskKey, writeFrameHeader } from "../frame/index.js";

@@ -1,4 +1,3 @@
-import process from "node:process";
 import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";

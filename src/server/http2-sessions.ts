@@ -1,6 +1,7 @@
-import { type Http2Server, type ServerHttp2Session, type ServerHttp2Stream, createServer as createHttp2Server } from "node:http2";
+import type { Http2Server, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import type { Http2RequestHeaders } from "../http/index.js";
+import { nodeHttp2 } from "../http/node-http2.js";
 
 /** Streams one HTTP/2 connection may have open at once (nginx allows 128, Go 250). */
 export const MAX_CONCURRENT_STREAMS = 256;
@@ -22,7 +23,7 @@ export class Http2Sessions {
     options: { idleTimeoutMs: number; maxHeaderSize: number },
     onStream: (stream: ServerHttp2Stream, headers: Http2RequestHeaders) => void,
   ) {
-    this.server = createHttp2Server({
+    this.server = nodeHttp2().createServer({
       settings: {
         enableConnectProtocol: true,
         maxHeaderListSize: options.maxHeaderSize,

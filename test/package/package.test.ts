@@ -162,6 +162,21 @@ describe("the entry points", () => {
     });
   });
 
+  it("importing wsraw opens none of the process's standard streams", async () => {
+    // Node makes process.stdin, stdout and stderr when first asked for (an ES import of
+    // node:process or node:http2 asks): sockets when they are pipes, as here. A library
+    // should not, and sockets made before a server's first connection also make V8 size
+    // every later net.Socket in the process larger (+40 B a connection, measured).
+    const script = `
+      await import("wsraw");
+      await import("wsraw/frame");
+      await import("wsraw/http");
+      const opened = process.getActiveResourcesInfo().filter((kind) => kind === "PipeWrap" || kind === "TTYWrap");
+      console.log(JSON.stringify(opened));`;
+    const { stdout } = await runOk(process.execPath, ["--input-type=module", "-e", script], { cwd: project });
+    expect(JSON.parse(stdout)).toEqual([]);
+  });
+
   // require() of an ES module: on by default from Node 20.19 and 22.12, behind
   // --experimental-require-module from 20.17 and 22.0.
   const [major, minor] = process.versions.node.split(".").map(Number);
