@@ -44,7 +44,8 @@ async function settle(maxMs) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     settledMs = performance.now() - started;
   }
-  return { ...(await memory()), settledMs, settled: newSpaceBytes() <= SETTLED_NEW_SPACE };
+  const measured = await memory();
+  return { ...measured, settledMs, settled: measured.newSpace <= SETTLED_NEW_SPACE };
 }
 
 /** Young generation at or below this counts as shrunk: its initial size is 1 MB. */
