@@ -839,12 +839,24 @@ function header(started) {
     `node ${process.version} (V8 ${process.versions.v8}), ws ${packageVersion("ws") ?? "?"}, uWebSockets.js ${UWS_VERSION ?? `not installed (npm install ${UWS_PACKAGE})`}, bufferutil ${HAS_BUFFERUTIL ? "installed" : "not installed"}`,
     `cpu: ${cpus()[0]?.model ?? "unknown"}, ${CORES} cores; taskset: ${PIN ? `yes (servers on core ${SERVER_CORE}, load generator on core ${LOAD_CORE})` : "no (unpinned)"}`,
     `load generator: ${loadGeneratorLine()}`,
+    `allocator: ${allocatorLine()}`,
     `plan: ${PLAN.runs} runs × ${PLAN.runMs / 1000} s per server and scenario after a ${PLAN.warmupMs / 1000} s warm-up; idle memory ${PLAN.memoryRuns} run(s); loopback 127.0.0.1`,
     `noise: load average ${started.load1.toFixed(2)} at start, ${load1.toFixed(2)} at end on ${CORES} cores; ` +
       `servers (clients, in the client scenarios) waited for their core ${share(WAITS)} of the time` +
       ` (median; "wait" = runnable but another process had the core); ` +
       "spread = (max − min) / median of the runs",
   ].join("\n");
+}
+
+/**
+ * glibc's malloc settings every process inherits from this one. They move the large-message
+ * scenarios by up to 2× (bench/README.md, echo-1m), so a run says which it had.
+ */
+function allocatorLine() {
+  const settings = Object.entries(process.env)
+    .filter(([name]) => name === "GLIBC_TUNABLES" || (name.startsWith("MALLOC_") && name.endsWith("_")))
+    .map(([name, value]) => `${name}=${value}`);
+  return settings.length > 0 ? `${settings.join(" ")} (from the environment, in every process)` : "malloc defaults";
 }
 
 /** Which workloads the load generator runs in C, and which in Node. */
