@@ -105,6 +105,8 @@ const SERVERS = {
   "wsraw (no deflate)": { script: "servers/wsraw.mjs", env: { BENCH_PERMESSAGE_DEFLATE: "0" } },
   /** The deflate echo ceiling: the net echo server accepting permessage-deflate, no zlib (see there). */
   "net deflate": { script: "servers/net-echo.mjs", env: {} },
+  /** The broadcast ceiling: the net server's /broadcast, which relays frames with no WebSocket state (see there). */
+  "net broadcast": { script: "servers/net-echo.mjs", env: {} },
   /** The client scenarios' echo server: node:net, unmasks and echoes frames (see there). */
   "frame-echo": { script: "servers/frame-echo.mjs", env: {} },
 };
@@ -294,7 +296,7 @@ const SCENARIOS = [
     name: "broadcast",
     what: "64 B text to 1,000 conns on /broadcast, 16 broadcasts in flight",
     kind: "traffic",
-    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "uws"]),
+    servers: serversFor(["wsraw", "ws", "ws+bufferutil", "uws", "net broadcast"]),
     workload: { workload: "broadcast", connections: 1000, window: 16, size: 64 },
     unit: "deliveries/s",
     value: perSecond,
@@ -893,7 +895,7 @@ function packageVersion(name) {
 const blank = (n) => new Array(n).fill("");
 
 /** The chart's bars for a scenario: wsraw and the servers it is judged against, medians. */
-const CHARTED = ["wsraw", "ws", "uws", "net", "net deflate"];
+const CHARTED = ["wsraw", "ws", "uws", "net", "net deflate", "net broadcast"];
 const chartGroups = [];
 
 function chartGroup(scenario, results) {

@@ -9,6 +9,11 @@
  * in one chunk, as the load generator's does on loopback), then a close frame and FIN in
  * answer to the client's close frame. That is the handshake scenario's ceiling.
  *
+ * A handshake for /broadcast makes the connection a member of the broadcast ceiling
+ * instead: every data frame any member sends goes to every member (the sender included),
+ * unmasked, with one write per member per read and no WebSocket state at all. That is the
+ * least a Node server can do per delivery: the broadcast scenario's ceiling.
+ *
  * With BENCH_PERMESSAGE_DEFLATE=1 (the deflate echo scenarios' ceiling) the 101 also
  * accepts permessage-deflate with no context takeover on either side, and then every byte
  * is written back as it came: the client's compressed frames return still compressed (and
@@ -63,8 +68,57 @@ function handshake(socket, head) {
     socket.on("data", (chunk) => socket.write(chunk));
     return;
   }
+  if (head.startsWith("GET /broadcast ")) {
+    joinBroadcast(socket);
+    return;
+  }
   socket.on("data", (chunk) => {
     if ((chunk[0] & 0x0f) === 0x8) socket.end(CLOSE_1000);
+  });
+}
+
+/** The broadcast ceiling's members. */
+const members = new Set();
+
+function joinBroadcast(socket) {
+  members.add(socket);
+  socket.on("close", () => members.delete(socket));
+  let held; // the start of a frame still arriving
+  socket.on("data", (chunk) => {
+    const bytes = held === undefined ? chunk : Buffer.concat([held, chunk]);
+    held = undefined;
+    // Client frames (masked, RFC 6455 §5.3) become server frames: 4 bytes shorter each.
+    const frames = Buffer.allocUnsafe(bytes.length);
+    let at = 0;
+    let out = 0;
+    let closing = false;
+    while (bytes.length - at >= 2) {
+      let length = bytes[at + 1] & 0x7f;
+      const header = length === 126 ? 4 : 2;
+      if (length === 127) return void socket.destroy(); // no 64 KiB messages in this workload
+      if (length === 126) length = bytes.length - at >= 4 ? bytes.readUInt16BE(at + 2) : Infinity;
+      if (bytes.length - at < header + 4 + length) break;
+      if ((bytes[at] & 0x0f) === 0x8) {
+        closing = true;
+        break;
+      }
+      bytes.copy(frames, out, at, at + header);
+      frames[out + 1] &= 0x7f;
+      const key = at + header;
+      for (let i = 0; i < length; i++) frames[out + header + i] = bytes[key + 4 + i] ^ bytes[key + (i & 3)];
+      out += header + length;
+      at = key + 4 + length;
+    }
+    if (out > 0) {
+      const joined = frames.subarray(0, out);
+      for (const member of members) member.write(joined);
+    }
+    if (closing) {
+      members.delete(socket);
+      socket.end(CLOSE_1000);
+    } else if (at < bytes.length) {
+      held = bytes.subarray(at);
+    }
   });
 }
 
