@@ -6,11 +6,14 @@ import { Opcode, encodeTextFrame } from "../../src/frame/index.js";
 /** A Duplex that records each buffer handed to the kernel side (`_write` / `_writev`). */
 class RecordingSocket extends Duplex {
   readonly writes: Buffer[][] = [];
+  /** The buffers themselves, not copies: which memory each write came from. */
+  readonly handed: Buffer[] = [];
 
   override _read(): void {}
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
     this.writes.push([Buffer.from(chunk)]);
+    this.handed.push(chunk);
     done();
   }
 
@@ -34,6 +37,27 @@ describe("FrameWriter batching", () => {
     expect(socket.writes[0]).toHaveLength(1);
     expect(socket.writes[0][0].equals(Buffer.concat([...shared, encodeTextFrame("four")]))).toBe(true);
     expect(writer.bufferedAmount).toBe(0);
+  });
+
+  it("members flushing the same shared frames in one tick get one copy of them; any other list gets its own", async () => {
+    const shared = ["one", "two", "three"].map((text) => encodeTextFrame(text));
+    const other = encodeTextFrame("other");
+    const lists = [shared, shared, [shared[0], shared[1], other], [shared[1], shared[0], shared[2]], shared];
+    const sockets = lists.map((frames) => {
+      const socket = new RecordingSocket();
+      const writer = new FrameWriter(socket);
+      for (const frame of frames) writer.queue(frame);
+      return socket;
+    });
+    await nextTurn();
+    sockets.forEach((socket, i) => {
+      expect(socket.writes).toHaveLength(1);
+      expect(socket.writes[0][0].equals(Buffer.concat(lists[i]))).toBe(true);
+    });
+    const memory = sockets.map(({ handed: [chunk] }) => `${chunk.byteOffset}@${chunk.buffer === sockets[0].handed[0].buffer}`);
+    expect(memory[1]).toBe(memory[0]); // the same frames right after: the same copy
+    expect(new Set(memory.slice(0, 4)).size).toBe(3); // a different frame, or another order: a copy of its own
+    expect(memory[4]).not.toBe(memory[0]); // the same frames again after another list: copied again
   });
 
   it("past 16 KiB the pieces are written as they are, large payloads never copied", async () => {
