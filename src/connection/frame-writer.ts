@@ -305,22 +305,22 @@ function byteLength(list: Array<Buffer | Slot>): number {
  * The last list `coalesce` copied, and its copy. A broadcast's members flush one after
  * another in the same tick, each with the same shared frames: the copy made for the first
  * serves the rest, so a broadcast of 1,000 members copies and spends slab memory once
- * rather than 1,000 times. A list can only match with the same Buffer objects in the same
- * order, and their bytes do not change: the slab is never written twice, and queued
- * payloads are not to change until written.
+ * rather than 1,000 times. A list matches only with the same pieces in the same order,
+ * whose bytes do not change: the slab is never written twice, and queued payloads are
+ * not to change until written. Until the next copy, they keep that copy's slab alive.
  */
 let lastList: Array<Buffer | Slot> | undefined;
 let lastJoined: Buffer | undefined;
 
-function sameBuffers(a: Array<Buffer | Slot>, b: Array<Buffer | Slot>): boolean {
+function samePieces(a: Array<Buffer | Slot>, b: Array<Buffer | Slot>): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] || !Buffer.isBuffer(a[i])) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
 /** The pieces of `list`, `bytes` in all (at most COALESCE_LIMIT), copied next to each other into the slab. */
 function coalesce(list: Array<Buffer | Slot>, bytes: number): Buffer {
-  if (lastList !== undefined && sameBuffers(list, lastList)) return lastJoined!;
+  if (lastList !== undefined && samePieces(list, lastList)) return lastJoined!;
   let at = reserve(bytes);
   const buffer = slab.buffer;
   const joined = buffer.subarray(at, at + bytes);
